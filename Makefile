@@ -1,0 +1,58 @@
+# The course's commands. Every target is idempotent: a second run skips what is done.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
+	command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	2>/dev/null && { echo $$p; break; }; done)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8888
+SCALE ?= quick
+NB ?=
+PYTEST_ARGS ?=
+NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=300 \
+	--nbval-sanitize-with tests/nbval_sanitize.cfg
+
+.PHONY: help setup data lab test test-unit course slides bench lint clean distclean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	@[ -n "$(PYTHON)" ] || { echo "Python 3.11 or newer is needed: install it, or pass PYTHON=/path/to/python3.11"; exit 1; }
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[lab,test,bench]'
+	@touch $@
+
+setup: $(STAMP)  ## create .venv and install the course (once)
+
+data: setup  ## prepare and verify Fashion-MNIST and the Kaggle CSVs in data/
+	@$(BIN)/python -m d2lutils data
+
+lab: data  ## serve JupyterLab on 127.0.0.1:$(PORT) with a token (PORT=... to change)
+	@$(BIN)/python tools/serve.py --port $(PORT)
+
+test: data  ## unit tests, then every notebook under nbval at D2L_SCALE=smoke
+	D2L_SCALE=smoke $(BIN)/python -m pytest tests notebooks $(NBVAL) $(PYTEST_ARGS)
+
+test-unit: data  ## the unit and structure tests alone (seconds)
+	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+course: data  ## re-execute notebooks in place: make course SCALE=quick|full NB=notebooks/08-*.ipynb
+	$(BIN)/python tools/run_notebooks.py --scale $(SCALE) $(NB)
+
+bench: data  ## loader and training benchmarks; prints a table, writes build/bench/*.json
+	$(BIN)/python benchmarks/bench_data.py
+
+lint: setup  ## ruff over the package, tests, tools and notebooks
+	$(BIN)/ruff check d2lutils tests tools benchmarks notebooks
+
+clean:  ## remove build outputs (keeps .venv and data/)
+	rm -rf build .pytest_cache .ruff_cache notebooks/submission.csv
+
+distclean: clean  ## also remove .venv and the data cache
+	rm -rf $(VENV)
+	find data -mindepth 1 ! -name README.md -delete
