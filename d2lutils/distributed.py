@@ -1,0 +1,208 @@
+"""Data-parallel training and collective benchmarks on torch.distributed, launched by torchrun.
+
+The same entry point runs on one laptop (several CPU processes, gloo) and on a GPU cluster (NCCL):
+
+    torchrun --nproc-per-node=2 -m d2lutils.distributed train --epochs 2
+    torchrun --nnodes=2 --node-rank=0 --nproc-per-node=8 \\
+        --rdzv-backend=c10d --rdzv-endpoint=HOST:29500 -m d2lutils.distributed train
+    torchrun --nproc-per-node=4 -m d2lutils.distributed allreduce --sizes 1000 1000000
+
+Rank 0 prints one line `RESULT {json}`; `launch` runs torchrun from Python and parses it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+RESULT = "RESULT "
+
+
+# --------------------------------------------------------------------------- launching
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def torchrun_command(nproc: int, args: Sequence[str], nnodes: int = 1, node_rank: int = 0,
+                     endpoint: str | None = None) -> list[str]:
+    """The torchrun command line for this module; a rendezvous endpoint for multi-node runs."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}",
+           f"--nnodes={nnodes}"]
+    if nnodes > 1:
+        cmd += [f"--node-rank={node_rank}", "--rdzv-backend=c10d", f"--rdzv-endpoint={endpoint}",
+                "--rdzv-id=d2l"]
+    else:
+        cmd += ["--standalone"]
+    return [*cmd, "-m", "d2lutils.distributed", *args]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", "1")  # several processes share the cores
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def launch(nproc: int, args: Sequence[str], nnodes: int = 1, timeout: float = 300) -> dict:
+    """Run the entry point under torchrun (all node ranks on this machine); return rank 0's result.
+
+    Multi-node runs start one torchrun per node rank, meeting at a rendezvous on 127.0.0.1.
+    Every process is killed if the run exceeds `timeout` seconds; a failure raises with its log.
+    """
+    endpoint = f"127.0.0.1:{free_port()}"
+    procs = [subprocess.Popen(torchrun_command(nproc, args, nnodes, rank, endpoint),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env=_env(), start_new_session=True)
+             for rank in range(nnodes)]
+    logs = []
+    deadline = time.monotonic() + timeout
+    try:
+        for proc in procs:
+            out, _ = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+            logs.append(out)
+    except subprocess.TimeoutExpired as err:
+        raise RuntimeError(f"torchrun did not finish within {timeout:.0f} s; stopped it") from err
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+    failed = [i for i, p in enumerate(procs) if p.returncode != 0]
+    if failed:
+        raise RuntimeError(f"torchrun node {failed[0]} exited with {procs[failed[0]].returncode}:"
+                           f"\n{logs[failed[0]][-3000:]}")
+    for log in logs:
+        for line in log.splitlines():
+            if line.startswith(RESULT):
+                return json.loads(line[len(RESULT):])
+    raise RuntimeError(f"no result line in the output:\n{logs[0][-3000:]}")
+
+
+# --------------------------------------------------------------------------- inside a worker
+
+def _setup() -> tuple[int, int, torch.device]:
+    use_cuda = torch.cuda.is_available()
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+    dist.init_process_group("nccl" if use_cuda else "gloo")
+    device = torch.device(f"cuda:{local_rank}") if use_cuda else torch.device("cpu")
+    return dist.get_rank(), dist.get_world_size(), device
+
+
+def shard(n: int, rank: int, world: int, epoch: int, seed: int = 0) -> torch.Tensor:
+    """This rank's indices for one epoch: one shared permutation, dealt out round-robin."""
+    g = torch.Generator().manual_seed(seed + epoch)
+    order = torch.randperm(n, generator=g)
+    usable = n - n % world  # every rank takes the same number of examples
+    return order[:usable][rank::world]
+
+
+def train(args: argparse.Namespace) -> dict:
+    """Data-parallel training of the small ResNet-18 on Fashion-MNIST with DDP."""
+    from .data import TensorBatches, fashion_mnist_tensors
+    from .models import resnet18_small
+    from .training import evaluate_accuracy
+
+    rank, world, device = _setup()
+    if args.batch_size % world:
+        raise SystemExit(f"total batch {args.batch_size} does not split over {world} processes")
+    images, labels = fashion_mnist_tensors(True)
+    images, labels = images[:args.n_train], labels[:args.n_train]
+    torch.manual_seed(args.seed)  # the same initial weights everywhere (DDP also broadcasts them)
+    net = resnet18_small(width=args.width).to(device)
+    model = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
+    loss = nn.CrossEntropyLoss()
+    local_batch = args.batch_size // world
+    epoch_seconds = []
+    for epoch in range(args.epochs):
+        idx = shard(len(labels), rank, world, epoch, args.seed)
+        steps = len(idx) // local_batch
+        batches = TensorBatches(images[idx[:steps * local_batch]], labels[idx[:steps * local_batch]],
+                                local_batch, shuffle=False, resize=args.resize, device=device)
+        dist.barrier()
+        start = time.perf_counter()
+        model.train()
+        for X, y in batches:
+            optimizer.zero_grad(set_to_none=True)
+            loss(model(X), y).backward()  # DDP all-reduces (averages) the gradients here
+            optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        dist.barrier()
+        epoch_seconds.append(time.perf_counter() - start)
+    result = {"world_size": world, "backend": dist.get_backend(), "epochs": args.epochs,
+              "batch_size": args.batch_size, "lr": args.lr, "epoch_seconds": epoch_seconds}
+    if rank == 0:
+        test_images, test_labels = fashion_mnist_tensors(False)
+        test = TensorBatches(test_images[:args.n_test], test_labels[:args.n_test], 256,
+                             shuffle=False, resize=args.resize, device=device)
+        result["test_acc"] = evaluate_accuracy(net, test)
+    return result
+
+
+def allreduce(args: argparse.Namespace) -> dict:
+    """Median seconds of all_reduce (sum) over float32 tensors of the given sizes."""
+    rank, world, device = _setup()
+    timings = {}
+    for size in args.sizes:
+        x = torch.ones(size, device=device)
+        seconds = []
+        for _ in range(args.repeats + 1):
+            dist.barrier()
+            start = time.perf_counter()
+            dist.all_reduce(x)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            seconds.append(time.perf_counter() - start)
+        # ones summed `repeats + 1` times, each a sum over the ranks
+        assert x[0].item() == world ** (args.repeats + 1)
+        timings[str(size)] = sorted(seconds[1:])[len(seconds[1:]) // 2]
+    return {"world_size": world, "backend": dist.get_backend(), "seconds": timings}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m d2lutils.distributed", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="data-parallel ResNet-18 on Fashion-MNIST")
+    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--batch-size", type=int, default=256, help="total over all processes")
+    t.add_argument("--lr", type=float, default=0.1)
+    t.add_argument("--n-train", type=int, default=60000)
+    t.add_argument("--n-test", type=int, default=10000)
+    t.add_argument("--resize", type=int, default=None)
+    t.add_argument("--width", type=int, default=64)
+    t.add_argument("--seed", type=int, default=0)
+    a = sub.add_parser("allreduce", help="time all_reduce for several tensor sizes")
+    a.add_argument("--sizes", type=int, nargs="+", default=[1_000, 100_000, 1_000_000])
+    a.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    try:
+        result = {"train": train, "allreduce": allreduce}[args.command](args)
+        if dist.get_rank() == 0:
+            print(RESULT + json.dumps(result), flush=True)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""The torchrun entry point: sharding, and real 2-process gloo runs on this machine."""
+
+import torch
+
+from d2lutils import distributed, models
+
+
+def test_shards_partition_one_permutation():
+    parts = [distributed.shard(10, rank, 3, epoch=1) for rank in range(3)]
+    joined = torch.cat(parts)
+    assert all(len(p) == 3 for p in parts)  # 10 - 10 % 3 = 9 examples, 3 per rank
+    assert len(set(joined.tolist())) == 9 and joined.max() < 10
+    assert torch.equal(distributed.shard(10, 0, 3, epoch=1), parts[0])
+    assert not torch.equal(distributed.shard(10, 0, 3, epoch=2), parts[0])
+
+
+def test_torchrun_command_single_and_multi_node():
+    single = distributed.torchrun_command(2, ["train"])
+    assert "--standalone" in single and single[-3:] == ["-m", "d2lutils.distributed", "train"]
+    multi = distributed.torchrun_command(1, ["train"], nnodes=2, node_rank=1,
+                                         endpoint="127.0.0.1:29500")
+    assert "--node-rank=1" in multi and "--rdzv-endpoint=127.0.0.1:29500" in multi
+
+
+def test_small_resnet_shapes():
+    net = models.resnet18_small(width=4)
+    assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    block = models.Residual(3, 6, use_1x1conv=True, stride=2)
+    assert block(torch.zeros(1, 3, 8, 8)).shape == (1, 6, 4, 4)
+
+
+def test_two_process_gloo_training_and_allreduce():
+    result = distributed.launch(2, ["train", "--epochs", "1", "--n-train", "256", "--n-test",
+                                    "128", "--width", "4", "--batch-size", "64"], timeout=240)
+    assert result["world_size"] == 2 and result["backend"] == "gloo"
+    assert 0.0 <= result["test_acc"] <= 1.0 and len(result["epoch_seconds"]) == 1
+    timing = distributed.launch(2, ["allreduce", "--sizes", "10", "1000", "--repeats", "2"],
+                                timeout=120)
+    assert set(timing["seconds"]) == {"10", "1000"}  # the workers assert the reduced values
+
+
+def test_two_node_ranks_meet_over_loopback():
+    result = distributed.launch(1, ["allreduce", "--sizes", "100", "--repeats", "1"], nnodes=2,
+                                timeout=120)
+    assert result["world_size"] == 2
