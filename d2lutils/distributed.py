@@ -126,16 +126,17 @@ def train(args: argparse.Namespace) -> dict:
     images, labels = images[:args.n_train], labels[:args.n_train]
     torch.manual_seed(args.seed)  # the same initial weights everywhere (DDP also broadcasts them)
     net = resnet18_small(width=args.width).to(device)
-    model = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    ids = [device.index] if device.type == "cuda" else None
+    model = DistributedDataParallel(net, device_ids=ids)
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
     loss = nn.CrossEntropyLoss()
     local_batch = args.batch_size // world
     epoch_seconds = []
     for epoch in range(args.epochs):
         idx = shard(len(labels), rank, world, epoch, args.seed)
-        steps = len(idx) // local_batch
-        batches = TensorBatches(images[idx[:steps * local_batch]], labels[idx[:steps * local_batch]],
-                                local_batch, shuffle=False, resize=args.resize, device=device)
+        idx = idx[:len(idx) - len(idx) % local_batch]  # full batches keep the ranks in step
+        batches = TensorBatches(images[idx], labels[idx], local_batch, shuffle=False,
+                                resize=args.resize, device=device)
         dist.barrier()
         start = time.perf_counter()
         model.train()

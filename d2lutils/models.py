@@ -7,7 +7,7 @@ from torch.nn import functional as F
 
 
 class Residual(nn.Module):
-    """Two 3x3 conv + batch-norm layers with a skip connection, optionally a 1x1 conv on the skip."""
+    """Two 3x3 conv + batch-norm layers and a skip connection (a 1x1 conv on it if asked)."""
 
     def __init__(self, in_channels: int, out_channels: int, use_1x1conv: bool = False,
                  stride: int = 1) -> None:
