@@ -30,9 +30,7 @@ def test_readme_index_matches_notebooks():
 
 @pytest.fixture(params=NOTEBOOKS, ids=lambda p: p.stem)
 def nb(request):
-    notebook = load(request.param)
-    notebook.path = request.param
-    return notebook
+    return load(request.param)
 
 
 def test_valid_with_python_kernel(nb):

@@ -38,6 +38,19 @@ def run_info(scale: str) -> dict[str, str]:
             "matplotlib": matplotlib.__version__}
 
 
+def merge_streams(outputs: list) -> list:
+    """Join consecutive chunks of one stream, which a busy kernel may send split."""
+    merged: list = []
+    for out in outputs:
+        prev = merged[-1] if merged else None
+        if (out.output_type == "stream" and prev is not None and prev.output_type == "stream"
+                and prev.name == out.name):
+            prev.text += out.text
+        else:
+            merged.append(out)
+    return merged
+
+
 def execute(path: Path, scale: str, info: dict[str, str], timeout: int) -> float:
     """Execute one notebook with D2L_SCALE=scale; write it back only if every cell succeeded."""
     nb = nbformat.read(path, as_version=4)
@@ -49,6 +62,8 @@ def execute(path: Path, scale: str, info: dict[str, str], timeout: int) -> float
     client.execute()
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = merge_streams(cell.outputs)
     nb.metadata["d2l"] = info
     nbformat.write(nb, path)
     return time.perf_counter() - start
