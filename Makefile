@@ -12,6 +12,7 @@ PORT ?= 8888
 SCALE ?= quick
 NB ?=
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=300 \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg
 
@@ -44,8 +45,10 @@ test-unit: data  ## the unit and structure tests alone (seconds)
 course: data  ## re-execute notebooks in place: make course SCALE=quick|full NB=notebooks/08-*.ipynb
 	$(BIN)/python tools/run_notebooks.py --scale $(SCALE) $(NB)
 
-bench: data  ## loader and training benchmarks; prints a table, writes build/bench/*.json
-	$(BIN)/python benchmarks/bench_data.py
+bench: data  ## ours vs the book's helpers (d2l==1.0.3, installed --no-deps); writes build/bench/
+	@$(BIN)/python -c 'import d2l' 2>/dev/null || \
+		$(BIN)/python -m pip install --quiet --no-deps d2l==1.0.3
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 lint: setup  ## ruff over the package, tests, tools and notebooks
 	$(BIN)/ruff check d2lutils tests tools benchmarks notebooks

@@ -1,0 +1,127 @@
+"""`make bench`: the course's helpers against the book's own (d2l==1.0.3), side by side.
+
+Each measurement runs in a fresh process; pairs are interleaved (book, ours, book, ours) and the
+median is reported, since timings on a shared machine are noisy. Peak memory is the resident set
+of the whole process tree (DataLoader workers included), sampled every 20 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import torch
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE.parent / "build" / "bench"
+SIDES = ("book", "ours")
+
+
+def tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+def run_one(task: str, side: str, arg: int) -> dict:
+    """Run one task in a child process; return its JSON result plus peak tree memory."""
+    child = subprocess.Popen([sys.executable, str(HERE / "tasks.py"), task, side, str(arg)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    proc = psutil.Process(child.pid)
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, tree_rss(proc))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = child.communicate(timeout=3600)
+    done.set()
+    sampler.join()
+    if child.returncode != 0:
+        raise RuntimeError(f"{task}/{side} failed:\n{err[-3000:]}")
+    result = json.loads(out.strip().splitlines()[-1])
+    result["peak_rss_mb"] = peak / 2**20
+    return result
+
+
+def measure(task: str, arg: int, repeats: int, metric: str) -> dict:
+    runs: dict[str, list[dict]] = {side: [] for side in SIDES}
+    for _ in range(repeats):
+        for side in SIDES:  # interleaved: A B A B
+            runs[side].append(run_one(task, side, arg))
+            print(f"  {task} {arg} {side}: {runs[side][-1][metric]:.2f} {metric}", flush=True)
+    summary = {}
+    for side in SIDES:
+        summary[side] = {key: statistics.median(r[key] for r in runs[side])
+                         for key, value in runs[side][0].items() if isinstance(value, float)}
+    return {"task": task, "arg": arg, "metric": metric, "runs": runs, "median": summary}
+
+
+def table(results: list[dict]) -> str:
+    rows = ["| benchmark | book (d2l 1.0.3) | ours (d2lutils) | ratio | peak MB book / ours |",
+            "|---|---|---|---|---|"]
+    for r in results:
+        book, ours = r["median"]["book"], r["median"]["ours"]
+        metric = r["metric"]
+        faster = ours[metric] / book[metric] if metric != "seconds_per_epoch" else (
+            book[metric] / ours[metric])
+        unit = {"images_per_sec": "img/s", "examples_per_sec": "ex/s",
+                "seconds_per_epoch": "s/epoch"}[metric]
+        name = {"data": f"data pass, {r['arg']} px", "lenet": f"LeNet, {r['arg']} epochs",
+                "cnn": f"ResNet-18 96 px, {r['arg']} batches"}[r["task"]]
+        rows.append(f"| {name} | {book[metric]:,.1f} {unit} | {ours[metric]:,.1f} {unit} | "
+                    f"{faster:.1f}x | {book['peak_rss_mb']:,.0f} / {ours['peak_rss_mb']:,.0f} |")
+        if r["task"] == "lenet":
+            rows.append(f"| LeNet test accuracy after {r['arg']} epochs | {book['test_acc']:.3f} | "
+                        f"{ours['test_acc']:.3f} | diff {ours['test_acc'] - book['test_acc']:+.3f}"
+                        " | |")
+    return "\n".join(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", nargs="*", default=["data", "lenet", "cnn"])
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=10)
+    args = parser.parse_args()
+    plan = []
+    if "data" in args.only:
+        plan += [("data", size, "images_per_sec") for size in (28, 96, 224)]
+    if "lenet" in args.only:
+        plan.append(("lenet", args.epochs, "seconds_per_epoch"))
+    if "cnn" in args.only:
+        plan.append(("cnn", 20, "examples_per_sec"))
+    machine = (f"{platform.machine()}, {psutil.cpu_count()} cores, torch {torch.__version__}, "
+               f"{'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'CPU'}")
+    print(f"benchmarking on {machine}", flush=True)
+    results = [measure(task, arg, args.repeats, metric) for task, arg, metric in plan]
+    text = table(results)
+    print(f"\n{text}\n\nMedians of {args.repeats} interleaved runs each, on {machine}.")
+    OUT.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (OUT / f"bench-{stamp}.json").write_text(json.dumps(
+        {"machine": machine, "repeats": args.repeats, "results": results}, indent=1))
+    (OUT / "latest.md").write_text(text + "\n")
+    print(f"wrote {OUT / f'bench-{stamp}.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
