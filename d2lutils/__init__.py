@@ -16,6 +16,7 @@ from .data import (
     synthetic_data,
 )
 from .devices import cpu_count, device_name, num_gpus, try_all_gpus, try_gpu
+from .models import corr2d
 from .plotting import Animator, plot, set_axes, set_figsize, show_images, use_png_display
 from .scales import SCALES, ScaleError, get_scale, hparams, seed_everything
 from .training import (
@@ -47,6 +48,7 @@ __all__ = [
     "Timer",
     "TrainResult",
     "accuracy",
+    "corr2d",
     "cpu_count",
     "data_root",
     "device_name",

@@ -1,9 +1,20 @@
-"""Models that several chapters reuse once a chapter has built them (ResNet's residual block)."""
+"""Layers and models that later chapters reuse once a chapter has built them from scratch."""
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 from torch.nn import functional as F
+
+
+def corr2d(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    """2-D cross-correlation of matrix X with kernel K, no padding, stride 1 (chapter 18)."""
+    h, w = K.shape
+    Y = torch.zeros((X.shape[0] - h + 1, X.shape[1] - w + 1))
+    for i in range(Y.shape[0]):
+        for j in range(Y.shape[1]):
+            Y[i, j] = (X[i:i + h, j:j + w] * K).sum()
+    return Y
 
 
 class Residual(nn.Module):

@@ -22,6 +22,12 @@ def test_torchrun_command_single_and_multi_node():
     assert "--node-rank=1" in multi and "--rdzv-endpoint=127.0.0.1:29500" in multi
 
 
+def test_corr2d_matches_conv2d():
+    X, K = torch.randn(6, 7), torch.randn(2, 3)
+    expected = torch.nn.functional.conv2d(X[None, None], K[None, None])[0, 0]
+    assert torch.allclose(models.corr2d(X, K), expected, atol=1e-6)
+
+
 def test_small_resnet_shapes():
     net = models.resnet18_small(width=4)
     assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
