@@ -8,6 +8,7 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+E2E_STAMP := $(VENV)/.e2e-installed
 PORT ?= 8888
 SCALE ?= quick
 NB ?=
@@ -16,7 +17,7 @@ BENCH_ARGS ?=
 NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=300 \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help setup data lab test test-unit course slides bench lint clean distclean
+.PHONY: help setup data lab test test-unit test-e2e course slides bench lint clean distclean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +42,17 @@ test: data  ## unit tests, then every notebook under nbval at D2L_SCALE=smoke
 
 test-unit: data  ## the unit and structure tests alone (seconds)
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+$(E2E_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[e2e]'
+	@touch $@
+
+slides: setup  ## offline reveal.js decks in build/slides/ (NB=notebooks/08-*.ipynb for some)
+	$(BIN)/python tools/slides.py $(NB)
+
+test-e2e: $(E2E_STAMP)  ## browser tests in headless Chromium: static decks, live RISE, overflow
+	$(BIN)/python tools/slides.py
+	$(BIN)/python -m pytest tests/e2e -m e2e -rs $(PYTEST_ARGS)
 
 course: data  ## re-execute notebooks in place: make course SCALE=quick|full NB=notebooks/08-*.ipynb
 	$(BIN)/python tools/run_notebooks.py --scale $(SCALE) $(NB)
