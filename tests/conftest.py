@@ -2,5 +2,9 @@
 
 import os
 
+import matplotlib
+
 os.environ.setdefault("D2L_SCALE", "smoke")
-os.environ.setdefault("MPLBACKEND", "Agg")
+# Only this process draws off-screen. An MPLBACKEND variable would leak into the notebook
+# kernels nbval starts, and their figures would then vanish from the outputs.
+matplotlib.use("Agg")
