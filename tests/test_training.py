@@ -116,3 +116,33 @@ def test_init_xavier_sets_uniform_bounds():
     assert layer.weight.abs().max() <= bound
     assert layer.weight.abs().max() > 0.9 * bound
     training.init_xavier(nn.LazyLinear(3))  # uninitialised lazy layers are left alone
+
+
+def _tiny_conv_run(channels_last: bool, flat_input: bool = False):
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(1)
+    X = torch.rand(64, 1, 8, 8, generator=g)
+    y = (X.mean(dim=(1, 2, 3)) > 0.5).long()
+    if flat_input:
+        X = X.flatten(1)
+        net = nn.Sequential(nn.Linear(64, 8), nn.ReLU(), nn.Linear(8, 2))
+    else:
+        net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 2))
+    batches = [(X[i:i + 16], y[i:i + 16]) for i in range(0, 64, 16)]
+    result = training.train_ch6(net, batches, batches, 3, 0.5, "cpu", channels_last=channels_last,
+                                animate=False, verbose=False)
+    return result, net
+
+
+def test_train_ch6_channels_last_is_the_same_computation():
+    plain, _ = _tiny_conv_run(False)
+    fast, net = _tiny_conv_run(True)
+    assert net[0].weight.is_contiguous(memory_format=torch.channels_last)
+    for a, b in zip(plain.history, fast.history):
+        assert a == pytest.approx(b, abs=1e-5)
+
+
+def test_train_ch6_channels_last_default_leaves_mlp_inputs_alone():
+    default, _ = _tiny_conv_run(None, flat_input=True)  # 2-D inputs: no layout to change
+    plain, _ = _tiny_conv_run(False, flat_input=True)
+    assert default.history == plain.history
