@@ -27,7 +27,11 @@ SIDES = ("book", "ours")
 
 def tree_rss(proc: psutil.Process) -> int:
     total = 0
-    for p in [proc, *proc.children(recursive=True)]:
+    try:
+        family = [proc, *proc.children(recursive=True)]
+    except psutil.Error:  # the child has just exited
+        return 0
+    for p in family:
         try:
             total += p.memory_info().rss
         except psutil.Error:
