@@ -17,7 +17,7 @@ BENCH_ARGS ?=
 NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=300 \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help setup data lab test test-unit test-e2e course slides bench lint clean distclean
+.PHONY: help setup data lab test test-unit test-e2e course chapters slides bench lint clean distclean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ test-e2e: $(E2E_STAMP)  ## browser tests in headless Chromium: static decks, liv
 
 course: data  ## re-execute notebooks in place: make course SCALE=quick|full NB=notebooks/08-*.ipynb
 	$(BIN)/python tools/run_notebooks.py --scale $(SCALE) $(NB)
+
+chapters: data  ## training chapters as scripts, no Jupyter (GPU nodes): make chapters SCALE=full
+	$(BIN)/python benchmarks/chapters.py --scale $(SCALE) $(NB)
 
 bench: data  ## ours vs the book's helpers (d2l==1.0.3, installed --no-deps); writes build/bench/
 	@$(BIN)/python -c 'import d2l' 2>/dev/null || \
