@@ -11,15 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 
-REPORT = ("import json as _json\n"
-          "print('SWEEP', _json.dumps({_k: float(_v.test_acc) for _k, _v in list(globals().items())"
-          " if type(_v).__name__ == 'TrainResult'}))")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from chapters import MARKER, REPORT  # noqa: E402  (the same TrainResult report as the GPU runner)
 
 
 def sweep_once(path: Path, scale: str, seed: int, timeout: int) -> tuple[dict, float]:
@@ -35,7 +35,8 @@ def sweep_once(path: Path, scale: str, seed: int, timeout: int) -> tuple[dict, f
               for o in c.outputs if o.output_type == "error"]
     seconds = time.perf_counter() - start
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
-    accs = json.loads(text.split("SWEEP", 1)[1])
+    report = json.loads(text.split(MARKER, 1)[1])
+    accs = {name: r["test_acc"] for name, r in report["results"].items()}
     if failed:
         accs["FAILED cells"] = failed
     return accs, seconds
