@@ -1,4 +1,4 @@
-"""One benchmark task on one side, run in its own process: `python tasks.py TASK SIDE [ARG]`.
+"""One benchmark task on one side, in its own process: `python tasks.py TASK SIDE ARG [SEED]`.
 
 Sides: `book` uses the book's package d2l==1.0.3 (torchvision Dataset, PIL transforms, 4 DataLoader
 workers, its train_ch6 and Animator); `ours` uses d2lutils. Prints one JSON line with the result.
@@ -38,8 +38,9 @@ def loaders(side: str, batch_size: int, resize: int | None):
     return d2lutils.load_data_fashion_mnist(batch_size, resize=resize, device="cpu")
 
 
-def task_data(side: str, size: int) -> dict:
+def task_data(side: str, size: int, seed: int) -> dict:
     """Images per second of one pass over the 60,000 training images at `size` px."""
+    torch.manual_seed(seed)
     resize = None if size == 28 else size
     train_iter, _ = loaders(side, 256, resize)
     start = time.perf_counter()
@@ -52,8 +53,12 @@ def task_data(side: str, size: int) -> dict:
     return {"images": n, "seconds": seconds, "images_per_sec": n / seconds}
 
 
-def task_lenet(side: str, epochs: int) -> dict:
-    """The book's LeNet settings (batch 256, lr 0.9): one warm-up epoch, then `epochs` timed."""
+def task_lenet(side: str, epochs: int, seed: int) -> dict:
+    """The book's LeNet settings (batch 256, lr 0.9): one warm-up epoch, then `epochs` timed.
+
+    `seed` fixes the initial weights and the shuffling of the timed run. The two sides shuffle
+    through different code, so one seed is one draw per side, not the same run twice.
+    """
     train_iter, test_iter = loaders(side, 256, None)
     device = torch.device("cpu")
     if side == "book":
@@ -64,9 +69,9 @@ def task_lenet(side: str, epochs: int) -> dict:
         import d2lutils
 
         train = d2lutils.train_ch6
-    torch.manual_seed(1)
+    torch.manual_seed(1000 + seed)
     train(lenet(), train_iter, test_iter, 1, 0.9, device)  # warm-up: workers, kernels, caches
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     net = lenet()
     start = time.perf_counter()
     train(net, train_iter, test_iter, epochs, 0.9, device)
@@ -76,10 +81,11 @@ def task_lenet(side: str, epochs: int) -> dict:
             "examples_per_sec": 60000 * epochs / wall, "test_acc": acc}
 
 
-def task_cnn(side: str, batches: int) -> dict:
+def task_cnn(side: str, batches: int, seed: int) -> dict:
     """ResNet-18 (the course's chapter 29 model) at 96 px: examples/sec over `batches` batches."""
     import torchvision
 
+    torch.manual_seed(seed)
     train_iter, _ = loaders(side, 64, 96)
     net = torchvision.models.resnet18(num_classes=10)
     net.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
@@ -111,13 +117,14 @@ def evaluate(net: nn.Module, test_iter) -> float:
 
 def main() -> None:
     task, side, arg = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    seed = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     import contextlib
     import io
 
     sink = io.StringIO()  # both sides' progress output is produced (and timed) but not shown
     with contextlib.redirect_stdout(sink):
-        result = {"data": task_data, "lenet": task_lenet, "cnn": task_cnn}[task](side, arg)
-    print(json.dumps({"task": task, "side": side, "arg": arg, **result}))
+        result = {"data": task_data, "lenet": task_lenet, "cnn": task_cnn}[task](side, arg, seed)
+    print(json.dumps({"task": task, "side": side, "arg": arg, "seed": seed, **result}))
 
 
 if __name__ == "__main__":
