@@ -31,8 +31,8 @@ def sweep_once(path: Path, scale: str, seed: int, timeout: int) -> tuple[dict, f
     # allow_errors: a missed floor is reported with the accuracies instead of stopping the sweep
     NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
-    failed = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
-              for o in c.outputs if o.output_type == "error"]
+    failed = [f"{i} ({o.ename}: {o.evalue[:200]})" for i, c in enumerate(nb.cells)
+              if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     seconds = time.perf_counter() - start
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
     report = json.loads(text.split(MARKER, 1)[1])
