@@ -236,8 +236,14 @@ def _materialize(net: nn.Module, train_iter: Iterable, device: torch.device) -> 
             net.train()
 
 
+# by name, so a scale profile can pick the optimizer as a plain hyperparameter
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"sgd": torch.optim.SGD,
+                                                      "adam": torch.optim.Adam}
+
+
 def train_ch6(net: nn.Module, train_iter: Iterable, test_iter: Iterable, num_epochs: int,
-              lr: float, device: torch.device | str, optimizer: torch.optim.Optimizer | None = None,
+              lr: float, device: torch.device | str,
+              optimizer: torch.optim.Optimizer | str | None = None,
               init: bool = True, amp: bool | None = None, channels_last: bool | None = None,
               animate: bool = True, verbose: bool = True) -> TrainResult:
     """Train a model with SGD and cross-entropy on `device` (the book's helper).
@@ -245,7 +251,11 @@ def train_ch6(net: nn.Module, train_iter: Iterable, test_iter: Iterable, num_epo
     `channels_last` (default on for CUDA and CPU) stores images and conv weights channel-minor,
     the layout oneDNN and cuDNN convolve fastest: LeNet trains 2x faster on a 2-core CPU. `amp`
     (bf16 autocast, default on CUDA only) speeds up GPUs; pass False for exact float32.
+    `optimizer` is an optimizer or a name in OPTIMIZERS, built with `lr` (default: the book's SGD).
     """
+    optimizer = optimizer or "sgd"
+    if isinstance(optimizer, str) and optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; use one of: {', '.join(OPTIMIZERS)}")
     device = torch.device(device)
     amp = device.type == "cuda" if amp is None else amp
     channels_last = device.type in ("cuda", "cpu") if channels_last is None else channels_last
@@ -255,7 +265,8 @@ def train_ch6(net: nn.Module, train_iter: Iterable, test_iter: Iterable, num_epo
         net.apply(init_xavier)
     if channels_last:
         net.to(memory_format=torch.channels_last)
-    optimizer = optimizer or torch.optim.SGD(net.parameters(), lr=lr)
+    if isinstance(optimizer, str):
+        optimizer = OPTIMIZERS[optimizer](net.parameters(), lr=lr)  # after lazy layers exist
     loss = nn.CrossEntropyLoss()
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if amp else (
         contextlib.nullcontext)

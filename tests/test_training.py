@@ -146,3 +146,23 @@ def test_train_ch6_channels_last_default_leaves_mlp_inputs_alone():
     default, _ = _tiny_conv_run(None, flat_input=True)  # 2-D inputs: no layout to change
     plain, _ = _tiny_conv_run(False, flat_input=True)
     assert default.history == plain.history
+
+
+def test_train_ch6_optimizer_by_name():
+    torch.manual_seed(0)
+    X, y = torch.rand(16, 1, 8, 8), torch.randint(0, 2, (16,))
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.LazyLinear(2))
+    training.train_ch6(net, [(X, y)], [(X, y)], 1, 1e-2, "cpu", optimizer="adam",
+                       animate=False, verbose=False)  # materialises the lazy layer
+    before = [p.detach().clone() for p in net.parameters()]
+    training.train_ch6(net, [(X, y)], [(X, y)], 1, 1e-2, "cpu", optimizer="adam", init=False,
+                       animate=False, verbose=False)
+    for old, new in zip(before, net.parameters()):
+        # Adam's first step moves every weight by lr (times the gradient's sign), SGD would not
+        assert (new.detach() - old).abs().max() == pytest.approx(1e-2, rel=1e-3)
+
+
+def test_train_ch6_unknown_optimizer_fails_before_training():
+    net = nn.Linear(2, 2)
+    with pytest.raises(ValueError, match="unknown optimizer 'adamw'.*sgd, adam"):
+        training.train_ch6(net, [], [], 1, 0.1, "cpu", optimizer="adamw", animate=False)
