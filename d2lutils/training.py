@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.optim.lr_scheduler import CosineAnnealingLR, LRScheduler
 
 from .devices import device_name
 from .plotting import Animator
@@ -239,23 +240,30 @@ def _materialize(net: nn.Module, train_iter: Iterable, device: torch.device) -> 
 # by name, so a scale profile can pick the optimizer as a plain hyperparameter
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"sgd": torch.optim.SGD,
                                                       "adam": torch.optim.Adam}
+# by name too; stepped once an epoch, so the last epochs train at a learning rate near 0
+SCHEDULES: dict[str, Callable[[torch.optim.Optimizer, int], LRScheduler]] = {
+    "cosine": lambda optimizer, num_epochs: CosineAnnealingLR(optimizer, num_epochs)}
 
 
 def train_ch6(net: nn.Module, train_iter: Iterable, test_iter: Iterable, num_epochs: int,
               lr: float, device: torch.device | str,
               optimizer: torch.optim.Optimizer | str | None = None,
-              init: bool = True, amp: bool | None = None, channels_last: bool | None = None,
-              animate: bool = True, verbose: bool = True) -> TrainResult:
+              schedule: str | None = None, init: bool = True, amp: bool | None = None,
+              channels_last: bool | None = None, animate: bool = True,
+              verbose: bool = True) -> TrainResult:
     """Train a model with SGD and cross-entropy on `device` (the book's helper).
 
     `channels_last` (default on for CUDA and CPU) stores images and conv weights channel-minor,
     the layout oneDNN and cuDNN convolve fastest: LeNet trains 2x faster on a 2-core CPU. `amp`
     (bf16 autocast, default on CUDA only) speeds up GPUs; pass False for exact float32.
-    `optimizer` is an optimizer or a name in OPTIMIZERS, built with `lr` (default: the book's SGD).
+    `optimizer` is an optimizer or a name in OPTIMIZERS, built with `lr` (default: the book's SGD);
+    `schedule` names a learning-rate schedule in SCHEDULES (default: a constant `lr`).
     """
     optimizer = optimizer or "sgd"
     if isinstance(optimizer, str) and optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; use one of: {', '.join(OPTIMIZERS)}")
+    if schedule is not None and schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; use one of: {', '.join(SCHEDULES)}")
     device = torch.device(device)
     amp = device.type == "cuda" if amp is None else amp
     channels_last = device.type in ("cuda", "cpu") if channels_last is None else channels_last
@@ -267,6 +275,7 @@ def train_ch6(net: nn.Module, train_iter: Iterable, test_iter: Iterable, num_epo
         net.to(memory_format=torch.channels_last)
     if isinstance(optimizer, str):
         optimizer = OPTIMIZERS[optimizer](net.parameters(), lr=lr)  # after lazy layers exist
+    scheduler = SCHEDULES[schedule](optimizer, num_epochs) if schedule else None
     loss = nn.CrossEntropyLoss()
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if amp else (
         contextlib.nullcontext)
@@ -296,6 +305,8 @@ def train_ch6(net: nn.Module, train_iter: Iterable, test_iter: Iterable, num_epo
             count += y.numel()
         train_loss, train_acc = float(loss_sum) / count, float(correct) / count  # one sync an epoch
         timer.stop()
+        if scheduler:
+            scheduler.step()
         examples += count
         with autocast():
             test_acc = evaluate_accuracy(net, test_iter, device)

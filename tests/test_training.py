@@ -166,3 +166,28 @@ def test_train_ch6_unknown_optimizer_fails_before_training():
     net = nn.Linear(2, 2)
     with pytest.raises(ValueError, match="unknown optimizer 'adamw'.*sgd, adam"):
         training.train_ch6(net, [], [], 1, 0.1, "cpu", optimizer="adamw", animate=False)
+
+
+def test_train_ch6_cosine_schedule_ends_at_zero_learning_rate():
+    torch.manual_seed(0)
+    X, y = torch.rand(16, 1, 8, 8), torch.randint(0, 2, (16,))
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 2))
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    lrs = []
+
+    class LearningRateProbe:
+        """A test iterator: train_ch6 reads it once an epoch, after the epoch's schedule step."""
+
+        def __iter__(self):
+            lrs.append(optimizer.param_groups[0]["lr"])
+            return iter([(X, y)])
+
+    training.train_ch6(net, [(X, y)], LearningRateProbe(), 4, 0.1, "cpu", optimizer=optimizer,
+                       schedule="cosine", animate=False, verbose=False)
+    # cosine over 4 epochs: epoch t + 1 trains at 0.1 * (1 + cos(pi * t / 4)) / 2, ending at 0
+    assert lrs == pytest.approx([0.0853553, 0.05, 0.0146447, 0.0], abs=1e-6)
+
+
+def test_train_ch6_unknown_schedule_fails_before_training():
+    with pytest.raises(ValueError, match="unknown schedule 'step'.*cosine"):
+        training.train_ch6(nn.Linear(2, 2), [], [], 1, 0.1, "cpu", schedule="step", animate=False)
