@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from chapters import MARKER, REPORT  # noqa: E402  (the same TrainResult report as the GPU runner)
 
 
-def sweep_once(path: Path, scale: str, seed: int, timeout: int) -> tuple[dict, float]:
+def sweep_once(path: Path, scale: str, seed: int, timeout: int,
+               show: list[int]) -> tuple[dict, float]:
     """Run the notebook at `scale` with D2L_SEED=seed; return test accuracies and seconds."""
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(REPORT))
@@ -39,6 +40,8 @@ def sweep_once(path: Path, scale: str, seed: int, timeout: int) -> tuple[dict, f
     accs = {name: r["test_acc"] for name, r in report["results"].items()}
     if failed:
         accs["FAILED cells"] = failed
+    for index in show:  # cells whose printed results matter beyond the TrainResults
+        accs[f"cell {index}"] = "".join(o.get("text", "") for o in nb.cells[index].outputs).strip()
     return accs, seconds
 
 
@@ -48,10 +51,13 @@ def main() -> None:
     parser.add_argument("--scale", default="quick")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--timeout", type=int, default=1800)
+    parser.add_argument("--show", nargs="*", type=int, default=[],
+                        help="indices of cells whose printed output to report as well")
     args = parser.parse_args()
     for path in args.notebooks:
         for seed in args.seeds:
-            accs, seconds = sweep_once(path.resolve(), args.scale, seed, args.timeout)
+            accs, seconds = sweep_once(path.resolve(), args.scale, seed, args.timeout,
+                                        args.show)
             shown = ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
                               for k, v in accs.items())
             print(f"{path.name} {args.scale} seed {seed}: {shown} ({seconds:.0f} s)", flush=True)
