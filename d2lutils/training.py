@@ -240,9 +240,8 @@ def _materialize(net: nn.Module, train_iter: Iterable, device: torch.device) -> 
 # by name, so a scale profile can pick the optimizer as a plain hyperparameter
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"sgd": torch.optim.SGD,
                                                       "adam": torch.optim.Adam}
-# by name too; stepped once an epoch, so the last epochs train at a learning rate near 0
-SCHEDULES: dict[str, Callable[[torch.optim.Optimizer, int], LRScheduler]] = {
-    "cosine": lambda optimizer, num_epochs: CosineAnnealingLR(optimizer, num_epochs)}
+# by name too, built as SCHEDULES[name](optimizer, num_epochs) and stepped once an epoch
+SCHEDULES: dict[str, type[LRScheduler]] = {"cosine": CosineAnnealingLR}
 
 
 def train_ch6(net: nn.Module, train_iter: Iterable, test_iter: Iterable, num_epochs: int,
@@ -251,7 +250,7 @@ def train_ch6(net: nn.Module, train_iter: Iterable, test_iter: Iterable, num_epo
               schedule: str | None = None, init: bool = True, amp: bool | None = None,
               channels_last: bool | None = None, animate: bool = True,
               verbose: bool = True) -> TrainResult:
-    """Train a model with SGD and cross-entropy on `device` (the book's helper).
+    """Train a classifier with cross-entropy on `device` (the book's helper, SGD by default).
 
     `channels_last` (default on for CUDA and CPU) stores images and conv weights channel-minor,
     the layout oneDNN and cuDNN convolve fastest: LeNet trains 2x faster on a 2-core CPU. `amp`
@@ -305,7 +304,7 @@ def train_ch6(net: nn.Module, train_iter: Iterable, test_iter: Iterable, num_epo
             count += y.numel()
         train_loss, train_acc = float(loss_sum) / count, float(correct) / count  # one sync an epoch
         timer.stop()
-        if scheduler:
+        if scheduler is not None:
             scheduler.step()
         examples += count
         with autocast():
