@@ -12,10 +12,15 @@ import torch
 
 SCALES = ("smoke", "quick", "full")
 ENV_VAR = "D2L_SCALE"
+SEED_VAR = "D2L_SEED"
 
 
 class ScaleError(ValueError):
     """Raised for a D2L_SCALE value that is not one of SCALES."""
+
+
+class SeedError(ValueError):
+    """Raised for a D2L_SEED value that is not a whole number a generator accepts."""
 
 
 def default_scale() -> str:
@@ -56,12 +61,24 @@ def hparams(full: dict[str, Any], quick: dict[str, Any] | None = None,
     return SimpleNamespace(scale=scale, **values)
 
 
+def get_seed() -> int:
+    """Return the run's seed from D2L_SEED, validated, or 0."""
+    value = os.environ.get(SEED_VAR, "").strip()
+    if not value:
+        return 0
+    # NumPy takes seeds in [0, 2**32); reject the rest here, with the variable's name.
+    if not value.isdigit() or int(value) >= 2**32:
+        raise SeedError(f"{SEED_VAR}={value!r} is not a seed; use a whole number from 0 to "
+                        f"{2**32 - 1}, e.g. {SEED_VAR}=1")
+    return int(value)
+
+
 def seed_everything(seed: int | None = None) -> int:
     """Seed Python, NumPy and PyTorch (all devices); the default is $D2L_SEED, else 0.
 
     Checking an accuracy floor over several seeds is then `D2L_SEED=1 make course ...`.
     """
-    seed = int(os.environ.get("D2L_SEED", "0")) if seed is None else seed
+    seed = get_seed() if seed is None else seed
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

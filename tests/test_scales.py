@@ -68,3 +68,19 @@ def test_seed_everything_repeats_all_generators(monkeypatch):
     assert draw() == first
     monkeypatch.delenv("D2L_SEED")
     assert scales.seed_everything() == 0
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "1.5", "4294967296", "0x10"])
+def test_bad_seed_gets_one_clear_message(monkeypatch, value):
+    monkeypatch.setenv("D2L_SEED", value)
+    with pytest.raises(scales.SeedError) as info:
+        scales.seed_everything()
+    message = str(info.value)
+    assert f"D2L_SEED={value!r}" in message and "whole number" in message
+
+
+def test_seed_from_env_accepts_whitespace_and_the_largest_numpy_seed(monkeypatch):
+    monkeypatch.setenv("D2L_SEED", " 7 ")
+    assert scales.get_seed() == 7
+    monkeypatch.setenv("D2L_SEED", str(2**32 - 1))
+    assert scales.seed_everything() == 2**32 - 1

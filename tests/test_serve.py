@@ -1,0 +1,174 @@
+"""`make lab` on a shared server: the token is on no command line, and over SSH only its owner
+can open the server's socket. Each test starts the real JupyterLab through tools/serve.py."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+START_TIMEOUT_S = 90
+SSH_LINE = re.compile(r"ssh -L (\d+):(\S+) (\S+)@(\S+)")
+TOKEN = re.compile(r"/lab\?token=([0-9a-f]+)")
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over a Unix socket, as the ssh tunnel delivers it to the server."""
+
+    def __init__(self, path: str):
+        super().__init__("localhost", timeout=10)
+        self.socket_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.settimeout(10)
+        self.sock.connect(self.socket_path)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def isolated_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """Throw-away Jupyter folders and a private runtime directory inside tmp_path."""
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SSH_CONNECTION", "JUPYTER_TOKEN", "JUPYTER_TOKEN_FILE")}
+    env.update(XDG_RUNTIME_DIR=str(runtime), JUPYTER_RUNTIME_DIR=str(tmp_path / "jrun"),
+               JUPYTER_CONFIG_DIR=str(tmp_path / "jconf"), PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+def start(tmp_path: Path, args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """Run tools/serve.py until it prints its ssh line; returns the process and that text."""
+    log = (tmp_path / "serve.log").open("w+")
+    proc = subprocess.Popen([sys.executable, str(REPO / "tools" / "serve.py"), *args],
+                            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO,
+                            start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        text = Path(log.name).read_text()
+        if TOKEN.search(text) or proc.poll() is not None:
+            return proc, text
+        time.sleep(0.2)
+    return proc, Path(log.name).read_text()
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def wait_until(request, proc: subprocess.Popen, tmp_path: Path) -> http.client.HTTPResponse:
+    """Repeat a request until the server answers it, failing with its log if it dies."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited {proc.returncode}:\n{(tmp_path / 'serve.log').read_text()}")
+        try:
+            return request()
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"no answer in {START_TIMEOUT_S} s:\n{(tmp_path / 'serve.log').read_text()}")
+
+
+def command_lines_with(secret: str) -> list[str]:
+    """Every process command line on this machine that contains the secret."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # the process ended meanwhile
+            continue
+        if secret in text:
+            found.append(f"{cmdline.parent.name}: {text}")
+    return found
+
+
+def get(conn: http.client.HTTPConnection, path: str) -> tuple[int, str]:
+    conn.request("GET", path)
+    response = conn.getresponse()
+    return response.status, response.read().decode(errors="replace")
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc (Linux)")
+def test_tcp_server_keeps_its_token_off_every_command_line(tmp_path):
+    port = free_port()
+    proc, text = start(tmp_path, ["--port", str(port), "--listen", "tcp"], isolated_env(tmp_path))
+    try:
+        token = TOKEN.search(text).group(1)
+        assert SSH_LINE.search(text).groups()[:2] == (str(port), f"127.0.0.1:{port}")
+        status, body = wait_until(
+            lambda: get(http.client.HTTPConnection("127.0.0.1", port, timeout=10),
+                        f"/lab?token={token}"), proc, tmp_path)
+        assert status == 200 and "JupyterLab" in body
+        status, _ = get(http.client.HTTPConnection("127.0.0.1", port, timeout=10), "/api/status")
+        assert status == 403, "without the token the server refuses"
+        assert command_lines_with(token) == []
+    finally:
+        stop(proc)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="Unix sockets and /proc: Linux")
+def test_over_ssh_it_serves_an_owner_only_socket(tmp_path):
+    env = isolated_env(tmp_path, SSH_CONNECTION="192.0.2.10 52100 192.0.2.20 22")
+    proc, text = start(tmp_path, ["--port", "8890"], env)
+    try:
+        token = TOKEN.search(text).group(1)
+        laptop_port, target, _, _ = SSH_LINE.search(text).groups()
+        sock = Path(target)
+        assert laptop_port == "8890" and sock.name == "lab.sock"
+        assert sock.parent.parent == tmp_path / "run"
+        status, body = wait_until(lambda: get(UnixHTTPConnection(target), f"/lab?token={token}"),
+                                  proc, tmp_path)
+        assert status == 200 and "JupyterLab" in body
+        assert stat.S_ISSOCK(sock.stat().st_mode)
+        assert stat.S_IMODE(sock.stat().st_mode) == 0o600
+        assert stat.S_IMODE(sock.parent.stat().st_mode) == 0o700
+        assert get(UnixHTTPConnection(target), "/api/status")[0] == 403
+        assert command_lines_with(token) == []
+        assert command_lines_with(f"--sock={target}"), "the server listens on that socket"
+        if os.geteuid() == 0:  # only root can act as another user here
+            assert other_user_cannot_connect(target)
+    finally:
+        stop(proc)
+
+
+def other_user_cannot_connect(path: str) -> bool:
+    """Try to open the socket as the user `nobody`: the kernel must refuse it."""
+    probe = ("import socket, sys\ns = socket.socket(socket.AF_UNIX)\n"
+             "try:\n    s.connect(sys.argv[1])\nexcept PermissionError:\n    sys.exit(3)\n")
+    result = subprocess.run(["/usr/bin/env", "python3", "-c", probe, path], user=65534,
+                            group=65534, extra_groups=[], cwd="/", capture_output=True)
+    return result.returncode == 3
+
+
+def test_a_second_server_on_the_same_socket_is_refused(tmp_path):
+    env = isolated_env(tmp_path)
+    folder = tmp_path / "run" / f"d2l-lab-{os.getuid()}"
+    folder.mkdir(mode=0o700)
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(folder / "lab.sock"))
+        listener.listen()
+        result = subprocess.run([sys.executable, str(REPO / "tools" / "serve.py"),
+                                 "--listen", "socket"], env=env, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "already listens on" in result.stderr and "token" not in result.stdout
