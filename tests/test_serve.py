@@ -4,13 +4,16 @@ can open the server's socket. Each test starts the real JupyterLab through tools
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
+import shutil
 import signal
 import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,14 +44,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def isolated_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """Throw-away Jupyter folders and a private runtime directory inside tmp_path."""
-    runtime = tmp_path / "run"
-    runtime.mkdir(mode=0o700)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("SSH_CONNECTION", "JUPYTER_TOKEN", "JUPYTER_TOKEN_FILE")}
-    env.update(XDG_RUNTIME_DIR=str(runtime), JUPYTER_RUNTIME_DIR=str(tmp_path / "jrun"),
-               JUPYTER_CONFIG_DIR=str(tmp_path / "jconf"), PYTHONUNBUFFERED="1", **extra)
+@pytest.fixture
+def runtime_dir():
+    """A private XDG_RUNTIME_DIR with a short path, as /run/user/UID is (socket paths are short)."""
+    path = Path(tempfile.mkdtemp(prefix="d2l-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def isolated_env(tmp_path: Path, runtime: Path, **extra: str) -> dict[str, str]:
+    """Throw-away Jupyter configuration and the given private runtime directory."""
+    env = {k: v for k, v in os.environ.items() if k not in
+           ("SSH_CONNECTION", "JUPYTER_TOKEN", "JUPYTER_TOKEN_FILE", "JUPYTER_RUNTIME_DIR")}
+    env.update(XDG_RUNTIME_DIR=str(runtime), JUPYTER_CONFIG_DIR=str(tmp_path / "jconf"),
+               PYTHONUNBUFFERED="1", **extra)
     return env
 
 
@@ -110,9 +119,10 @@ def get(conn: http.client.HTTPConnection, path: str) -> tuple[int, str]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc (Linux)")
-def test_tcp_server_keeps_its_token_off_every_command_line(tmp_path):
+def test_tcp_server_keeps_its_token_off_every_command_line(tmp_path, runtime_dir):
     port = free_port()
-    proc, text = start(tmp_path, ["--port", str(port), "--listen", "tcp"], isolated_env(tmp_path))
+    proc, text = start(tmp_path, ["--port", str(port), "--listen", "tcp"],
+                       isolated_env(tmp_path, runtime_dir))
     try:
         token = TOKEN.search(text).group(1)
         assert SSH_LINE.search(text).groups()[:2] == (str(port), f"127.0.0.1:{port}")
@@ -122,21 +132,24 @@ def test_tcp_server_keeps_its_token_off_every_command_line(tmp_path):
         assert status == 200 and "JupyterLab" in body
         status, _ = get(http.client.HTTPConnection("127.0.0.1", port, timeout=10), "/api/status")
         assert status == 403, "without the token the server refuses"
+        runtime = runtime_dir / f"d2l-lab-{os.getuid()}" / "runtime"
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        assert kernel_transport(conn, token, runtime) == "ipc"
         assert command_lines_with(token) == []
     finally:
         stop(proc)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="Unix sockets and /proc: Linux")
-def test_over_ssh_it_serves_an_owner_only_socket(tmp_path):
-    env = isolated_env(tmp_path, SSH_CONNECTION="192.0.2.10 52100 192.0.2.20 22")
+def test_over_ssh_it_serves_an_owner_only_socket(tmp_path, runtime_dir):
+    env = isolated_env(tmp_path, runtime_dir, SSH_CONNECTION="192.0.2.10 52100 192.0.2.20 22")
     proc, text = start(tmp_path, ["--port", "8890"], env)
     try:
         token = TOKEN.search(text).group(1)
         laptop_port, target, _, _ = SSH_LINE.search(text).groups()
         sock = Path(target)
         assert laptop_port == "8890" and sock.name == "lab.sock"
-        assert sock.parent.parent == tmp_path / "run"
+        assert sock.parent == runtime_dir / f"d2l-lab-{os.getuid()}"
         status, body = wait_until(lambda: get(UnixHTTPConnection(target), f"/lab?token={token}"),
                                   proc, tmp_path)
         assert status == 200 and "JupyterLab" in body
@@ -144,12 +157,29 @@ def test_over_ssh_it_serves_an_owner_only_socket(tmp_path):
         assert stat.S_IMODE(sock.stat().st_mode) == 0o600
         assert stat.S_IMODE(sock.parent.stat().st_mode) == 0o700
         assert get(UnixHTTPConnection(target), "/api/status")[0] == 403
+        assert kernel_transport(UnixHTTPConnection(target), token, sock.parent / "runtime") == "ipc"
         assert command_lines_with(token) == []
         assert command_lines_with(f"--sock={target}"), "the server listens on that socket"
         if os.geteuid() == 0:  # only root can act as another user here
             assert other_user_cannot_connect(target)
     finally:
         stop(proc)
+
+
+def kernel_transport(conn: http.client.HTTPConnection, token: str, runtime: Path) -> str:
+    """Start a kernel through the server; return how it talks to the server (its connection file).
+
+    Over TCP any local user could subscribe to a kernel's output on 127.0.0.1; over IPC its
+    sockets lie in Jupyter's runtime directory, which only its owner can enter.
+    """
+    conn.request("POST", "/api/kernels", body=json.dumps({"name": "python3"}),
+                 headers={"Authorization": f"token {token}"})
+    response = conn.getresponse()
+    reply = response.read()
+    assert response.status == 201, reply
+    kernel_id = json.loads(reply)["id"]
+    assert runtime.stat().st_mode & 0o777 == 0o700  # Jupyter may add the sticky bit
+    return json.loads((runtime / f"kernel-{kernel_id}.json").read_text())["transport"]
 
 
 def other_user_cannot_connect(path: str) -> bool:
@@ -161,9 +191,9 @@ def other_user_cannot_connect(path: str) -> bool:
     return result.returncode == 3
 
 
-def test_a_second_server_on_the_same_socket_is_refused(tmp_path):
-    env = isolated_env(tmp_path)
-    folder = tmp_path / "run" / f"d2l-lab-{os.getuid()}"
+def test_a_second_server_on_the_same_socket_is_refused(tmp_path, runtime_dir):
+    env = isolated_env(tmp_path, runtime_dir)
+    folder = runtime_dir / f"d2l-lab-{os.getuid()}"
     folder.mkdir(mode=0o700)
     with socket.socket(socket.AF_UNIX) as listener:
         listener.bind(str(folder / "lab.sock"))

@@ -67,7 +67,22 @@ def over_ssh(listen: str) -> bool:
     return listen == "socket" or (listen == "auto" and bool(os.environ.get("SSH_CONNECTION")))
 
 
-def lab_command(port: int, sock: Path | None) -> list[str]:
+def kernel_runtime_dir(folder: Path) -> Path | None:
+    """Where kernels' Unix sockets go (inside our private folder), or None if the path is too long.
+
+    Over TCP any local user could subscribe to a kernel's output on 127.0.0.1, so kernels talk
+    to the server over IPC sockets, named <dir>/kernel-<uuid>-ipc-<n>; a socket path has at
+    most 107 bytes.
+    """
+    runtime = folder / "runtime"
+    if len(os.fsencode(runtime / f"kernel-{'0' * 36}-ipc-9")) > 107:
+        return None
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    runtime.chmod(0o700)
+    return runtime
+
+
+def lab_command(port: int, sock: Path | None, kernel_ipc: bool) -> list[str]:
     """The `jupyter lab` command line: no token in it, a socket or loopback TCP."""
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser",
            f"--ServerApp.root_dir={REPO / 'notebooks'}"]
@@ -75,6 +90,8 @@ def lab_command(port: int, sock: Path | None) -> list[str]:
         cmd += ["--ip=127.0.0.1", f"--port={port}", "--port-retries=0"]
     else:
         cmd += [f"--sock={sock}", "--sock-mode=0600"]
+    if kernel_ipc:
+        cmd.append("--KernelManager.transport=ipc")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # Jupyter refuses root without it (containers, cloud VMs)
     return cmd
@@ -112,13 +129,19 @@ def main() -> int:
                 raise ServeError(f"a course server already listens on {sock}; stop it first")
             sock.unlink()  # left by a server that was killed
         token, token_file = write_token(folder)
+        runtime = kernel_runtime_dir(folder)
     except (ServeError, OSError) as err:
         print(f"make lab: {err}", file=sys.stderr)
         return 1
+    if runtime is None:
+        print(f"make lab: {folder} is too long a path for kernel sockets; kernels use loopback "
+              "TCP (set XDG_RUNTIME_DIR to a shorter private directory)", file=sys.stderr)
     print(instructions(args.port, token, sock), flush=True)
     env = {k: v for k, v in os.environ.items() if k != "JUPYTER_TOKEN"}
     env["JUPYTER_TOKEN_FILE"] = str(token_file)
-    os.execve(sys.executable, lab_command(args.port, sock), env)
+    if runtime is not None:
+        env["JUPYTER_RUNTIME_DIR"] = str(runtime)  # kernel sockets and server files, owner-only
+    os.execve(sys.executable, lab_command(args.port, sock, runtime is not None), env)
 
 
 if __name__ == "__main__":
