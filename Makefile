@@ -10,6 +10,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 E2E_STAMP := $(VENV)/.e2e-installed
 PORT ?= 8888
+LISTEN ?= auto
+PORTABLE ?=
 SCALE ?= quick
 NB ?=
 PYTEST_ARGS ?=
@@ -17,10 +19,10 @@ BENCH_ARGS ?=
 NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=300 \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help setup data lab test test-unit test-e2e course chapters slides bench lint clean distclean
+.PHONY: help setup data lab test test-unit test-portable test-e2e course chapters slides bench lint clean distclean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml constraints.txt
 	@[ -n "$(PYTHON)" ] || { echo "Python 3.11 or newer is needed: install it, or pass PYTHON=/path/to/python3.11"; exit 1; }
@@ -34,11 +36,15 @@ setup: $(STAMP)  ## create .venv and install the course (once)
 data: setup  ## prepare and verify Fashion-MNIST and the Kaggle CSVs in data/
 	@$(BIN)/python -m d2lutils data
 
-lab: data  ## serve JupyterLab on 127.0.0.1:$(PORT) with a token (PORT=... to change)
-	@$(BIN)/python tools/serve.py --port $(PORT)
+lab: data  ## serve JupyterLab: over SSH on an owner-only socket, else 127.0.0.1:PORT
+	@$(BIN)/python tools/serve.py --port $(PORT) --listen $(LISTEN)
 
 test: data  ## unit tests, then every notebook under nbval at D2L_SCALE=smoke
 	D2L_SCALE=smoke $(BIN)/python -m pytest tests notebooks $(NBVAL) $(PYTEST_ARGS)
+
+test-portable: data  ## nbval again under other CPU kernels and thread counts (PORTABLE=name for one)
+	$(BIN)/python tools/portable.py $(foreach c,$(PORTABLE),--config $(c)) -- \
+		notebooks $(NBVAL) $(PYTEST_ARGS)
 
 test-unit: data  ## the unit and structure tests alone (seconds)
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
