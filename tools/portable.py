@@ -13,7 +13,9 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 # What each configuration imitates, and the settings that do it. The x86 kernel levels are
 # dropped on other CPUs, where only the thread count can be varied.
@@ -45,7 +47,20 @@ def settings(name: str) -> dict[str, str]:
     return env
 
 
-def main() -> int:
+def thread_startup(ipython_dir: Path, threads: str) -> Path:
+    """An IPython profile whose kernels start with torch on `threads` threads.
+
+    torch caps OMP_NUM_THREADS at the number of cores, so a machine with more cores than this
+    one is imitated by torch.set_num_threads in each notebook kernel before its first cell.
+    """
+    startup = ipython_dir / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-d2l-threads.py").write_text(
+        f"import torch\n\ntorch.set_num_threads({int(threads)})\n")
+    return ipython_dir
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, epilog="configurations: " + "; ".join(
             f"{name}: {what}" for name, (what, _) in CONFIGS.items()))
@@ -53,7 +68,7 @@ def main() -> int:
                         help="run only this configuration (repeatable; default: all)")
     parser.add_argument("pytest_args", nargs=argparse.REMAINDER,
                         help="after --: the pytest arguments (paths, nbval options)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     pytest_args = [a for a in args.pytest_args if a != "--"] or ["notebooks", "--nbval"]
     results = []
     for name in args.config or list(CONFIGS):
@@ -61,8 +76,11 @@ def main() -> int:
         print(f"\n== {name}: {CONFIGS[name][0]}\n   "
               + " ".join(f"{k}={v}" for k, v in env.items()), flush=True)
         start = time.perf_counter()
-        code = subprocess.call([sys.executable, "-m", "pytest", *pytest_args],
-                               env={**os.environ, "D2L_SCALE": "smoke", **env})
+        with tempfile.TemporaryDirectory() as tmp:
+            ipython_dir = thread_startup(Path(tmp), env["OMP_NUM_THREADS"])
+            code = subprocess.call([sys.executable, "-m", "pytest", *pytest_args],
+                                   env={**os.environ, "D2L_SCALE": "smoke", **env,
+                                        "IPYTHONDIR": str(ipython_dir)})
         results.append((name, code, time.perf_counter() - start))
     print()
     for name, code, seconds in results:
