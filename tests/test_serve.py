@@ -202,3 +202,15 @@ def test_a_second_server_on_the_same_socket_is_refused(tmp_path, runtime_dir):
                                  "--listen", "socket"], env=env, capture_output=True, text=True)
     assert result.returncode == 1
     assert "already listens on" in result.stderr and "token" not in result.stdout
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="needs root to make a folder that belongs to another user")
+def test_a_private_folder_planted_by_another_user_is_refused(tmp_path, runtime_dir):
+    planted = runtime_dir / f"d2l-lab-{os.getuid()}"
+    planted.mkdir(mode=0o777)
+    os.chown(planted, 65534, 65534)
+    result = subprocess.run([sys.executable, str(REPO / "tools" / "serve.py"), "--listen", "tcp"],
+                            env=isolated_env(tmp_path, runtime_dir), capture_output=True, text=True)
+    assert result.returncode == 1 and "not a directory of yours" in result.stderr
+    assert not (planted / "token").exists()
