@@ -6,6 +6,8 @@ import os
 
 import torch
 
+__all__ = ["cpu_count", "dataloader_workers", "device_name", "num_gpus", "try_all_gpus", "try_gpu"]
+
 
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
@@ -44,7 +46,7 @@ def cpu_count() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def default_num_workers(wanted: int = 4) -> int:
+def dataloader_workers(wanted: int = 4) -> int:
     """DataLoader workers: the book's 4, but never more than the cores, so no warning is raised."""
     return max(0, min(wanted, cpu_count()))
 

@@ -22,6 +22,10 @@ from torch.optim.lr_scheduler import CosineAnnealingLR, LRScheduler
 from .devices import device_name
 from .plotting import Animator
 
+__all__ = ["Accumulator", "Timer", "TrainResult", "accuracy", "evaluate_accuracy", "evaluate_loss",
+           "init_xavier", "linreg", "predict_ch3", "sgd", "squared_loss", "train_ch3", "train_ch6",
+           "train_epoch_ch3"]
+
 
 class Accumulator:
     """Sums `n` running values (the book's helper)."""
