@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 
 import torch
 
@@ -57,3 +58,11 @@ def device_name(device: torch.device | str) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return device.type
+
+
+def describe_machine() -> str:
+    """What a run ran on, for its records: the accelerator's name, else the CPU and its cores."""
+    device = try_gpu()
+    if device.type == "cuda":
+        return device_name(device)
+    return f"{device.type} ({platform.machine()}, {cpu_count()} cores)"

@@ -4,10 +4,13 @@ import re
 from pathlib import Path
 
 import nbformat
+import nbrun
 import pytest
 
+from d2lutils.scales import SCALES
+
 REPO = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+NOTEBOOKS = nbrun.chapter_notebooks()
 SLIDE_TYPES = {"slide", "subslide", "fragment", "-", "skip", "notes"}
 IGNORE = "# NBVAL_IGNORE_OUTPUT"
 DEBUG = re.compile(r"^\s*(breakpoint\(\)|import pdb|%debug|%pdb)", re.MULTILINE)
@@ -62,7 +65,7 @@ def test_executed_top_to_bottom_without_errors(nb):
     counts = [c.execution_count for c in code_cells(nb) if c.source.strip()]
     assert None not in counts, "every code cell has stored outputs from a run"
     assert counts == list(range(1, len(counts) + 1)), "executed once, in order"
-    assert nb.metadata.d2l.scale in {"smoke", "quick", "full"}
+    assert nb.metadata.d2l.scale in SCALES
     for i, cell in enumerate(code_cells(nb)):
         for out in cell.outputs:
             assert out.output_type != "error", f"code cell {i} stored an error"
