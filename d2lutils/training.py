@@ -167,13 +167,12 @@ class EpochStats(NamedTuple):
 
 
 def _update(per_example: torch.Tensor, updater, batch_size: int) -> None:
-    """Backpropagate and step: an optimizer on the mean loss; the book's from-scratch updater on
-    the sum, since it divides by the batch size itself."""
+    """Backpropagate and step: an optimizer on the mean loss, the book's updater on the sum."""
     if isinstance(updater, torch.optim.Optimizer):
         updater.zero_grad(set_to_none=True)
         per_example.mean().backward()  # the mean of a scalar (reduced) loss is that loss
         updater.step()
-    else:
+    else:  # a from-scratch updater such as d2l.sgd divides by the batch size itself
         per_example.sum().backward()
         updater(batch_size)
 

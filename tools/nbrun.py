@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from d2lutils.devices import describe_machine
-from d2lutils.scales import SCALES
+from d2lutils.scales import SCALES, ScaleError
 
 REPO = Path(__file__).resolve().parent.parent
 MARKER = "D2L-RESULTS "
@@ -54,7 +54,7 @@ def training_chapters() -> list[Path]:
 def run_env(scale: str, seed: int | None = None) -> dict[str, str]:
     """The variables a run sets: D2L_SCALE, and D2L_SEED when a seed is given."""
     if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; use one of: {', '.join(SCALES)}")
+        raise ScaleError(f"unknown scale {scale!r}; use one of: {', '.join(SCALES)}")
     return {"D2L_SCALE": scale} | ({} if seed is None else {"D2L_SEED": str(seed)})
 
 
