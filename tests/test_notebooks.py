@@ -14,6 +14,7 @@ from d2lutils.scales import SCALES
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = nbrun.chapter_notebooks()
 TRAINING = nbrun.training_chapters()
+TEMPLATE = REPO / "tools" / "chapter-template.ipynb"  # where CONTRIBUTING.md starts a chapter
 SLIDE_TYPES = {"slide", "subslide", "fragment", "-", "skip", "notes"}
 IGNORE = "# NBVAL_IGNORE_OUTPUT"
 DEBUG = re.compile(r"^\s*(breakpoint\(\)|import pdb|%debug|%pdb)", re.MULTILINE)
@@ -144,3 +145,14 @@ def test_training_chapters_assert_a_falling_loss_and_floors(path):
     for name in floors:
         assert values["smoke"][name] is None, name
         assert values["quick"][name] is not None and values["full"][name] is not None, name
+
+
+def test_the_template_follows_the_conventions():
+    """CONTRIBUTING.md's starting point passes every check that applies before its first run."""
+    nb = load(TEMPLATE)
+    for check in (test_valid_with_python_kernel, test_slide_metadata_on_every_cell,
+                  test_lecture_shape, test_no_debug_leftovers_or_empty_cells,
+                  test_most_cells_are_compared_by_nbval, test_checks_run_at_every_scale):
+        check(nb)
+    assert nbrun.is_training_chapter(TEMPLATE)
+    test_training_chapters_assert_a_falling_loss_and_floors(TEMPLATE)
