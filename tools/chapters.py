@@ -8,7 +8,8 @@ themselves say which they are, so a new chapter is found without a list to updat
 the course's run-time packages and d2lutils (`pip install --no-deps -e .` in a clone). Each
 chapter's code cells run top to bottom in a fresh interpreter (matplotlib off-screen), so its own
 assertions, accuracy floors included, decide whether the chapter passed. Every `TrainResult` the
-chapter leaves behind is recorded: test accuracy, training seconds, examples/second and device.
+chapter leaves behind is recorded, by a failed chapter too: test accuracy, training seconds,
+examples/second and device.
 Writes build/chapters/<scale>.json and, with --markdown, the table.
 """
 
