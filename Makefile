@@ -64,7 +64,7 @@ course: data  ## re-execute notebooks in place: make course SCALE=quick|full NB=
 	$(BIN)/python tools/run_notebooks.py --scale $(SCALE) $(NB)
 
 chapters: data  ## training chapters as scripts, no Jupyter (GPU nodes): make chapters SCALE=full
-	$(BIN)/python benchmarks/chapters.py --scale $(SCALE) $(NB)
+	$(BIN)/python tools/chapters.py --scale $(SCALE) $(NB)
 
 bench: data  ## ours vs the book's helpers (d2l==1.0.3, installed --no-deps); writes build/bench/
 	@$(BIN)/python -c 'import d2l' 2>/dev/null || \

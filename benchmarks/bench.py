@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import subprocess
 import sys
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import psutil
 import torch
+
+from d2lutils.devices import describe_machine
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE.parent / "build" / "bench"
@@ -144,8 +145,7 @@ def main() -> int:
         plan.append(("lenet", args.epochs, "seconds_per_epoch"))
     if "cnn" in args.only:
         plan.append(("cnn", 20, "examples_per_sec"))
-    machine = (f"{platform.machine()}, {psutil.cpu_count()} cores, torch {torch.__version__}, "
-               f"{'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'CPU'}")
+    machine = f"{describe_machine()}, torch {torch.__version__}"
     print(f"benchmarking on {machine}", flush=True)
     results = [measure(task, arg, args.repeats, metric) for task, arg, metric in plan]
     text = table(results)

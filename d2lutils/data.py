@@ -30,7 +30,11 @@ import torch
 from torch.nn import functional as F
 from torch.utils import data
 
-from .devices import default_num_workers, try_gpu
+from .devices import try_gpu
+
+__all__ = ["FILES", "data_root", "ensure", "fashion_mnist_tensors", "get_fashion_mnist_labels",
+           "kaggle_house_paths", "load_array", "load_data_fashion_mnist", "shard",
+           "synthetic_data"]
 
 ENV_VAR = "D2L_DATA_DIR"
 CHUNK = 1 << 20
@@ -336,14 +340,17 @@ def load_array(data_arrays: tuple[torch.Tensor, ...], batch_size: int,
     return data.DataLoader(data.TensorDataset(*data_arrays), batch_size, shuffle=is_train)
 
 
+def shard(n: int, rank: int, world: int, epoch: int, seed: int = 0) -> torch.Tensor:
+    """One rank's indices for an epoch: one permutation shared by all ranks, dealt round-robin."""
+    g = torch.Generator().manual_seed(seed + epoch)
+    order = torch.randperm(n, generator=g)
+    usable = n - n % world  # every rank takes the same number of examples
+    return order[:usable][rank::world]
+
+
 def kaggle_house_paths() -> tuple[Path, Path]:
     """Verified paths of the Kaggle house-price train and test CSVs."""
     return ensure("kaggle_house_pred_train.csv"), ensure("kaggle_house_pred_test.csv")
-
-
-def dataloader_workers() -> int:
-    """Workers for a torchvision DataLoader: the book's 4, capped at this machine's cores."""
-    return default_num_workers(4)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -374,10 +381,3 @@ def clean_partial(root: Path | None = None, older_than_s: float = 3600.0) -> int
             continue  # gone already, or a read-only cache: harmless either way
     return removed
 
-
-
-
-__all__ = ["DataError", "DataFile", "FILES", "FASHION_MNIST_LABELS", "TensorBatches",
-           "clean_partial", "data_root", "dataloader_workers", "ensure", "fashion_mnist_tensors",
-           "get_fashion_mnist_labels", "is_valid", "kaggle_house_paths", "load_array",
-           "load_data_fashion_mnist", "prepare", "synthetic_data"]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import platform
 
 import torch
+
+__all__ = ["cpu_count", "dataloader_workers", "device_name", "num_gpus", "try_all_gpus", "try_gpu"]
 
 
 def _mps_available() -> bool:
@@ -44,7 +47,7 @@ def cpu_count() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def default_num_workers(wanted: int = 4) -> int:
+def dataloader_workers(wanted: int = 4) -> int:
     """DataLoader workers: the book's 4, but never more than the cores, so no warning is raised."""
     return max(0, min(wanted, cpu_count()))
 
@@ -55,3 +58,11 @@ def device_name(device: torch.device | str) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return device.type
+
+
+def describe_machine() -> str:
+    """What a run ran on, for its records: the accelerator's name, else the CPU and its cores."""
+    device = try_gpu()
+    if device.type == "cuda":
+        return device_name(device)
+    return f"{device.type} ({platform.machine()}, {cpu_count()} cores)"

@@ -7,7 +7,8 @@ The same entry point runs on one laptop (several CPU processes, gloo) and on a G
         --rdzv-backend=c10d --rdzv-endpoint=HOST:29500 -m d2lutils.distributed train
     torchrun --nproc-per-node=4 -m d2lutils.distributed allreduce --sizes 1000 1000000
 
-Rank 0 prints one line `RESULT {json}`; `launch` runs torchrun from Python and parses it.
+Rank 0 prints one line `RESULT {json}`; `d2lutils.torchrun.launch` runs torchrun from Python and
+parses it. The package never imports this module: it is what torchrun runs.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -26,74 +25,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-RESULT = "RESULT "
+from .torchrun import RESULT
 
-
-# --------------------------------------------------------------------------- launching
-
-def free_port() -> int:
-    """A TCP port that is free on 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def torchrun_command(nproc: int, args: Sequence[str], nnodes: int = 1, node_rank: int = 0,
-                     endpoint: str | None = None) -> list[str]:
-    """The torchrun command line for this module; a rendezvous endpoint for multi-node runs."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}",
-           f"--nnodes={nnodes}"]
-    if nnodes > 1:
-        cmd += [f"--node-rank={node_rank}", "--rdzv-backend=c10d", f"--rdzv-endpoint={endpoint}",
-                "--rdzv-id=d2l"]
-    else:
-        cmd += ["--standalone"]
-    return [*cmd, "-m", "d2lutils.distributed", *args]
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("OMP_NUM_THREADS", "1")  # several processes share the cores
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def launch(nproc: int, args: Sequence[str], nnodes: int = 1, timeout: float = 300) -> dict:
-    """Run the entry point under torchrun (all node ranks on this machine); return rank 0's result.
-
-    Multi-node runs start one torchrun per node rank, meeting at a rendezvous on 127.0.0.1.
-    Every process is killed if the run exceeds `timeout` seconds; a failure raises with its log.
-    """
-    endpoint = f"127.0.0.1:{free_port()}"
-    procs = [subprocess.Popen(torchrun_command(nproc, args, nnodes, rank, endpoint),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env=_env(), start_new_session=True)
-             for rank in range(nnodes)]
-    logs = []
-    deadline = time.monotonic() + timeout
-    try:
-        for proc in procs:
-            out, _ = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
-            logs.append(out)
-    except subprocess.TimeoutExpired as err:
-        raise RuntimeError(f"torchrun did not finish within {timeout:.0f} s; stopped it") from err
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, 9)
-                proc.wait()
-    failed = [i for i, p in enumerate(procs) if p.returncode != 0]
-    if failed:
-        raise RuntimeError(f"torchrun node {failed[0]} exited with {procs[failed[0]].returncode}:"
-                           f"\n{logs[failed[0]][-3000:]}")
-    for log in logs:
-        for line in log.splitlines():
-            if line.startswith(RESULT):
-                return json.loads(line[len(RESULT):])
-    raise RuntimeError(f"no result line in the output:\n{logs[0][-3000:]}")
-
-
-# --------------------------------------------------------------------------- inside a worker
 
 def _setup() -> tuple[int, int, torch.device]:
     use_cuda = torch.cuda.is_available()
@@ -105,17 +38,9 @@ def _setup() -> tuple[int, int, torch.device]:
     return dist.get_rank(), dist.get_world_size(), device
 
 
-def shard(n: int, rank: int, world: int, epoch: int, seed: int = 0) -> torch.Tensor:
-    """This rank's indices for one epoch: one shared permutation, dealt out round-robin."""
-    g = torch.Generator().manual_seed(seed + epoch)
-    order = torch.randperm(n, generator=g)
-    usable = n - n % world  # every rank takes the same number of examples
-    return order[:usable][rank::world]
-
-
 def train(args: argparse.Namespace) -> dict:
     """Data-parallel training of the small ResNet-18 on Fashion-MNIST with DDP."""
-    from .data import TensorBatches, fashion_mnist_tensors
+    from .data import TensorBatches, fashion_mnist_tensors, shard
     from .models import resnet18_small
     from .training import evaluate_accuracy
 
@@ -148,8 +73,13 @@ def train(args: argparse.Namespace) -> dict:
             torch.cuda.synchronize()
         dist.barrier()
         epoch_seconds.append(time.perf_counter() - start)
+    # DDP's promise: every replica took the same steps. One checksum per rank shows that it held.
+    checksum = torch.stack([p.detach().double().sum() for p in net.parameters()]).sum()
+    checksums = [torch.zeros_like(checksum) for _ in range(world)]
+    dist.all_gather(checksums, checksum)
     result = {"world_size": world, "backend": dist.get_backend(), "epochs": args.epochs,
-              "batch_size": args.batch_size, "lr": args.lr, "epoch_seconds": epoch_seconds}
+              "batch_size": args.batch_size, "lr": args.lr, "epoch_seconds": epoch_seconds,
+              "replica_checksums": [c.item() for c in checksums]}
     if rank == 0:
         test_images, test_labels = fashion_mnist_tensors(False)
         test = TensorBatches(test_images[:args.n_test], test_labels[:args.n_test], 256,

@@ -6,6 +6,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+__all__ = ["Residual", "corr2d", "resnet18_small"]
+
 
 def corr2d(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     """2-D cross-correlation of matrix X with kernel K, no padding, stride 1 (chapter 18)."""

@@ -9,6 +9,8 @@ import matplotlib
 import matplotlib.pyplot as plt
 import torch
 
+__all__ = ["Animator", "plot", "set_figsize", "show_images", "use_png_display"]
+
 
 def in_notebook() -> bool:
     """True inside a Jupyter kernel (JupyterLab, Notebook 7, VS Code, nbclient, nbval)."""

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import torch
 
+__all__ = ["SCALES", "ScaleError", "get_scale", "hparams", "seed_everything"]
+
 SCALES = ("smoke", "quick", "full")
 ENV_VAR = "D2L_SCALE"
 SEED_VAR = "D2L_SEED"

@@ -1,7 +1,9 @@
-"""Training: the book's loops (train_ch3, train_ch6) with metrics kept on the device.
+"""Training: the book's loops (train_ch3, train_ch6) over one epoch core, metrics on the device.
 
-The loops read metrics from the device once per epoch, not once per batch, so a GPU never waits
-for the host; printed summaries keep the book's format so results compare with its tables.
+Both loops run the same epoch (`_train_epoch`) and the same bookkeeping (`_fit`); train_ch6 only
+adds its device, initialisation, memory format, optimizer and schedule. Metrics are read from the
+device once per epoch, not once per batch, so a GPU never waits for the host; printed summaries
+keep the book's format so results compare with its tables.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -17,6 +21,10 @@ from torch.optim.lr_scheduler import CosineAnnealingLR, LRScheduler
 
 from .devices import device_name
 from .plotting import Animator
+
+__all__ = ["Accumulator", "Timer", "TrainResult", "accuracy", "evaluate_accuracy", "evaluate_loss",
+           "init_xavier", "linreg", "predict_ch3", "sgd", "squared_loss", "train_ch3", "train_ch6",
+           "train_epoch_ch3"]
 
 
 class Accumulator:
@@ -117,21 +125,18 @@ def evaluate_accuracy(net: Callable, data_iter: Iterable, device: torch.device |
     return float(correct) / count if count else 0.0
 
 
-evaluate_accuracy_gpu = evaluate_accuracy  # the book's chapter-6 name
-
-
 @torch.no_grad()
 def evaluate_loss(net: Callable, data_iter: Iterable, loss: Callable) -> float:
     """Mean of a per-example loss over `data_iter`."""
     total, count = None, 0
     for X, y in data_iter:
-        out = loss(net(X), y.reshape(-1, 1) if y.ndim == 1 and loss is squared_loss else y)
+        out = loss(net(X), y)
         total = out.sum() if total is None else total + out.sum()
         count += out.numel()
     return float(total) / count
 
 
-# --------------------------------------------------------------------------- chapter 9 loop
+# --------------------------------------------------------------------------- the epoch core
 
 @dataclass
 class TrainResult:
@@ -152,57 +157,100 @@ class TrainResult:
                 f"{self.examples_per_sec:.1f} examples/sec on {self.device}")
 
 
-def _step(net, X, y, loss, updater) -> tuple[torch.Tensor, torch.Tensor]:
-    y_hat = net(X)
-    per_example = loss(y_hat, y)
+class EpochStats(NamedTuple):
+    """One pass over the training data: mean loss, accuracy, and what it ran on."""
+
+    loss: float
+    accuracy: float
+    examples: int  # counted batch by batch, so any iterator (a wrapper too) reports its speed
+    device: torch.device
+
+
+def _update(per_example: torch.Tensor, updater, batch_size: int) -> None:
+    """Backpropagate and step: an optimizer on the mean loss, the book's updater on the sum."""
     if isinstance(updater, torch.optim.Optimizer):
         updater.zero_grad(set_to_none=True)
-        per_example.mean().backward()
+        per_example.mean().backward()  # the mean of a scalar (reduced) loss is that loss
         updater.step()
-    else:
+    else:  # a from-scratch updater such as d2l.sgd divides by the batch size itself
         per_example.sum().backward()
-        updater(X.shape[0])
-    batch_loss = per_example.detach().sum() if per_example.ndim else per_example.detach() * len(y)
-    return batch_loss, accuracy(y_hat.detach(), y)
+        updater(batch_size)
 
+
+def _train_epoch(net: Callable, train_iter: Iterable, loss: Callable, updater,
+                 device: torch.device | None = None, channels_last: bool = False,
+                 autocast: Callable = contextlib.nullcontext) -> EpochStats:
+    """One epoch for both loops; sums stay on the device and are read once, at the end.
+
+    `device` moves each batch there; `channels_last` and `autocast` are train_ch6's speed-ups.
+    """
+    if isinstance(net, nn.Module):
+        net.train()
+    loss_sum = correct = None
+    examples = 0
+    for X, y in train_iter:
+        if device is not None:
+            X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        if channels_last and X.dim() == 4:
+            X = X.contiguous(memory_format=torch.channels_last)
+        with autocast():
+            y_hat = net(X)
+            per_example = loss(y_hat, y)
+        _update(per_example, updater, len(y))
+        # a reduced loss is a batch mean: weigh it by the batch so the epoch mean stays exact
+        batch_loss = (per_example.detach().sum() if per_example.ndim
+                      else per_example.detach() * len(y))
+        hits = accuracy(y_hat.detach(), y)
+        loss_sum = batch_loss if loss_sum is None else loss_sum + batch_loss
+        correct = hits if correct is None else correct + hits
+        examples += len(y)
+    return EpochStats(float(loss_sum) / examples, float(correct) / examples, examples,
+                      y_hat.device)
+
+
+def _fit(net: Callable, train_iter: Iterable, test_iter: Iterable, loss: Callable, updater,
+         num_epochs: int, animator: Animator | None, device: torch.device | None = None,
+         channels_last: bool = False, autocast: Callable = contextlib.nullcontext,
+         scheduler: LRScheduler | None = None) -> TrainResult:
+    """Both loops' bookkeeping: time each epoch, test after it, plot, and sum up the run."""
+    history, timer, examples = [], Timer(), 0
+    for epoch in range(num_epochs):
+        timer.start()
+        stats = _train_epoch(net, train_iter, loss, updater, device, channels_last, autocast)
+        timer.stop()
+        if scheduler is not None:
+            scheduler.step()
+        examples += stats.examples
+        with autocast():
+            test_acc = evaluate_accuracy(net, test_iter, device)
+        history.append((stats.loss, stats.accuracy, test_acc))
+        if animator:
+            animator.add(epoch + 1, history[-1])
+    return TrainResult(*history[-1], examples_per_sec=examples / timer.sum(),
+                       train_seconds=timer.sum(), device=device_name(stats.device),
+                       history=history)
+
+
+def _animator(num_epochs: int, ylim: list[float] | None = None) -> Animator:
+    return Animator(xlabel="epoch", xlim=[1, num_epochs], ylim=ylim,
+                    legend=["train loss", "train acc", "test acc"])
+
+
+# --------------------------------------------------------------------------- chapter 9 loop
 
 def train_epoch_ch3(net: Callable, train_iter: Iterable, loss: Callable,
                     updater: torch.optim.Optimizer | Callable[[int], None],
                     ) -> tuple[float, float]:
     """One epoch; returns (mean training loss, training accuracy) (the book's helper)."""
-    if isinstance(net, nn.Module):
-        net.train()
-    loss_sum = correct = None
-    count = 0
-    for X, y in train_iter:
-        batch_loss, hits = _step(net, X, y, loss, updater)
-        loss_sum = batch_loss if loss_sum is None else loss_sum + batch_loss
-        correct = hits if correct is None else correct + hits
-        count += y.numel()
-    return float(loss_sum) / count, float(correct) / count
+    stats = _train_epoch(net, train_iter, loss, updater)
+    return stats.loss, stats.accuracy
 
 
 def train_ch3(net: Callable, train_iter: Iterable, test_iter: Iterable, loss: Callable,
               num_epochs: int, updater, animate: bool = True) -> TrainResult:
     """Train a classifier for `num_epochs`, plotting loss and accuracies (the book's helper)."""
-    animator = Animator(xlabel="epoch", xlim=[1, num_epochs], ylim=[0.3, 0.9],
-                        legend=["train loss", "train acc", "test acc"]) if animate else None
-    result = TrainResult(0.0, 0.0, 0.0)
-    timer = Timer()
-    examples = 0
-    for epoch in range(num_epochs):
-        timer.start()
-        train_loss, train_acc = train_epoch_ch3(net, train_iter, loss, updater)
-        timer.stop()
-        examples += getattr(train_iter, "num_examples", 0)
-        test_acc = evaluate_accuracy(net, test_iter)
-        result.history.append((train_loss, train_acc, test_acc))
-        if animator:
-            animator.add(epoch + 1, (train_loss, train_acc, test_acc))
-    result.train_loss, result.train_acc, result.test_acc = result.history[-1]
-    result.train_seconds = timer.sum()
-    result.examples_per_sec = examples / result.train_seconds if examples else 0.0
-    return result
+    animator = _animator(num_epochs, ylim=[0.3, 0.9]) if animate else None
+    return _fit(net, train_iter, test_iter, loss, updater, num_epochs, animator)
 
 
 def predict_ch3(net: Callable, test_iter: Iterable, n: int = 6):
@@ -244,6 +292,23 @@ OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"sgd": torch.optim.SGD,
 SCHEDULES: dict[str, type[LRScheduler]] = {"cosine": CosineAnnealingLR}
 
 
+def _by_name(table: dict, name: str, kind: str):
+    if name not in table:
+        raise ValueError(f"unknown {kind} {name!r}; use one of: {', '.join(table)}")
+    return table[name]
+
+
+def _optimizer(net: nn.Module, optimizer: torch.optim.Optimizer | str | None, lr: float,
+               schedule: str | None, num_epochs: int,
+               ) -> tuple[torch.optim.Optimizer, LRScheduler | None]:
+    """train_ch6's optimizer (given, or named in OPTIMIZERS and built with `lr`) and schedule."""
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        optimizer = _by_name(OPTIMIZERS, optimizer or "sgd", "optimizer")(net.parameters(), lr=lr)
+    if schedule is None:
+        return optimizer, None
+    return optimizer, _by_name(SCHEDULES, schedule, "schedule")(optimizer, num_epochs)
+
+
 def train_ch6(net: nn.Module, train_iter: Iterable, test_iter: Iterable, num_epochs: int,
               lr: float, device: torch.device | str,
               optimizer: torch.optim.Optimizer | str | None = None,
@@ -258,11 +323,6 @@ def train_ch6(net: nn.Module, train_iter: Iterable, test_iter: Iterable, num_epo
     `optimizer` is an optimizer or a name in OPTIMIZERS, built with `lr` (default: the book's SGD);
     `schedule` names a learning-rate schedule in SCHEDULES (default: a constant `lr`).
     """
-    optimizer = optimizer or "sgd"
-    if isinstance(optimizer, str) and optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}; use one of: {', '.join(OPTIMIZERS)}")
-    if schedule is not None and schedule not in SCHEDULES:
-        raise ValueError(f"unknown schedule {schedule!r}; use one of: {', '.join(SCHEDULES)}")
     device = torch.device(device)
     amp = device.type == "cuda" if amp is None else amp
     channels_last = device.type in ("cuda", "cpu") if channels_last is None else channels_last
@@ -272,49 +332,13 @@ def train_ch6(net: nn.Module, train_iter: Iterable, test_iter: Iterable, num_epo
         net.apply(init_xavier)
     if channels_last:
         net.to(memory_format=torch.channels_last)
-    if isinstance(optimizer, str):
-        optimizer = OPTIMIZERS[optimizer](net.parameters(), lr=lr)  # after lazy layers exist
-    scheduler = SCHEDULES[schedule](optimizer, num_epochs) if schedule else None
-    loss = nn.CrossEntropyLoss()
-    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if amp else (
-        contextlib.nullcontext)
-    animator = Animator(xlabel="epoch", xlim=[1, num_epochs],
-                        legend=["train loss", "train acc", "test acc"]) if animate else None
-    result = TrainResult(0.0, 0.0, 0.0, device=device_name(device))
-    timer, examples = Timer(), 0
-    for epoch in range(num_epochs):
-        net.train()
-        timer.start()
-        loss_sum = correct = None
-        count = 0
-        for X, y in train_iter:
-            X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            if channels_last and X.dim() == 4:
-                X = X.contiguous(memory_format=torch.channels_last)
-            with autocast():
-                y_hat = net(X)
-                batch_loss = loss(y_hat, y)
-            optimizer.zero_grad(set_to_none=True)
-            batch_loss.backward()
-            optimizer.step()
-            weighted = batch_loss.detach() * y.numel()
-            hits = accuracy(y_hat.detach(), y)
-            loss_sum = weighted if loss_sum is None else loss_sum + weighted
-            correct = hits if correct is None else correct + hits
-            count += y.numel()
-        train_loss, train_acc = float(loss_sum) / count, float(correct) / count  # one sync an epoch
-        timer.stop()
-        if scheduler is not None:
-            scheduler.step()
-        examples += count
-        with autocast():
-            test_acc = evaluate_accuracy(net, test_iter, device)
-        result.history.append((train_loss, train_acc, test_acc))
-        if animator:
-            animator.add(epoch + 1, (train_loss, train_acc, test_acc))
-    result.train_loss, result.train_acc, result.test_acc = result.history[-1]
-    result.train_seconds = timer.sum()
-    result.examples_per_sec = examples / result.train_seconds
+    # built only now: a lazy layer has no parameters to optimize until it has seen a batch
+    optimizer, scheduler = _optimizer(net, optimizer, lr, schedule, num_epochs)
+    autocast = (partial(torch.autocast, device.type, dtype=torch.bfloat16) if amp
+                else contextlib.nullcontext)
+    result = _fit(net, train_iter, test_iter, nn.CrossEntropyLoss(), optimizer, num_epochs,
+                  _animator(num_epochs) if animate else None, device, channels_last, autocast,
+                  scheduler)
     if verbose:
         print(result.summary())
     return result

@@ -35,9 +35,9 @@ def test_mps_when_present(monkeypatch):
 def test_workers_never_exceed_cores():
     cores = devices.cpu_count()
     assert cores >= 1
-    assert devices.default_num_workers(4) == min(4, cores)
-    assert devices.default_num_workers(10_000) == cores
-    assert devices.default_num_workers(0) == 0
+    assert devices.dataloader_workers(4) == min(4, cores)
+    assert devices.dataloader_workers(10_000) == cores
+    assert devices.dataloader_workers(0) == 0
 
 
 def test_device_name():

@@ -1,13 +1,20 @@
-"""Structure of every course notebook: valid, executed, slide-ready, and listed in the README."""
+"""Structure of every course notebook: valid, executed, slide-ready, listed in the README, and
+checking what it teaches."""
 
+import ast
 import re
 from pathlib import Path
 
 import nbformat
+import nbrun
 import pytest
 
+from d2lutils.scales import SCALES
+
 REPO = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+NOTEBOOKS = nbrun.chapter_notebooks()
+TRAINING = nbrun.training_chapters()
+TEMPLATE = REPO / "tools" / "chapter-template.ipynb"  # where CONTRIBUTING.md starts a chapter
 SLIDE_TYPES = {"slide", "subslide", "fragment", "-", "skip", "notes"}
 IGNORE = "# NBVAL_IGNORE_OUTPUT"
 DEBUG = re.compile(r"^\s*(breakpoint\(\)|import pdb|%debug|%pdb)", re.MULTILINE)
@@ -55,14 +62,13 @@ def test_lecture_shape(nb):
     assert "## 小结" in markdown and "## 练习" in markdown
     guard = code_cells(nb)[0].source
     assert "except ModuleNotFoundError" in guard and "pip install -e" in guard
-    assert any("assert " in c.source for c in code_cells(nb)), "a notebook asserts what it teaches"
 
 
 def test_executed_top_to_bottom_without_errors(nb):
     counts = [c.execution_count for c in code_cells(nb) if c.source.strip()]
     assert None not in counts, "every code cell has stored outputs from a run"
     assert counts == list(range(1, len(counts) + 1)), "executed once, in order"
-    assert nb.metadata.d2l.scale in {"smoke", "quick", "full"}
+    assert nb.metadata.d2l.scale in SCALES
     for i, cell in enumerate(code_cells(nb)):
         for out in cell.outputs:
             assert out.output_type != "error", f"code cell {i} stored an error"
@@ -88,3 +94,65 @@ def test_outputs_leak_no_local_paths(nb):
         for out in cell.outputs:
             text = out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
             assert "/root/" not in text and "/home/" not in text, f"code cell {i}: {text[:200]}"
+
+
+# --------------------------------------------------------------------------- what they check
+
+def asserts(source: str) -> list[tuple[str, bool]]:
+    """Each assert in a cell, and whether it runs at every scale (is under no `if`)."""
+    found = []
+
+    def visit(node: ast.AST, guarded: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Assert):
+                found.append((ast.unparse(child.test), not guarded))
+            visit(child, guarded or isinstance(child, ast.If))
+
+    visit(ast.parse(source), False)
+    return found
+
+
+def test_checks_run_at_every_scale(nb):
+    """An assert under no `if` runs at smoke scale too: nbval then checks the lesson's facts
+    (shapes, formulas), not only that the code runs."""
+    assert any(always for c in code_cells(nb) for _, always in asserts(c.source))
+
+
+def hparams_by_scale(nb) -> dict[str, dict]:
+    """The notebook's d2l.hparams(full=..., quick=..., smoke=...) values at each scale."""
+    for cell in code_cells(nb):
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "hparams":
+                given = {k.arg: {kw.arg: ast.literal_eval(kw.value) for kw in k.value.keywords}
+                         for k in node.keywords}
+                full = given["full"]
+                quick = full | given.get("quick", {})
+                return {"full": full, "quick": quick, "smoke": quick | given.get("smoke", {})}
+    raise AssertionError("no d2l.hparams(...) call")
+
+
+@pytest.mark.parametrize("path", TRAINING, ids=lambda p: p.stem)
+def test_training_chapters_assert_a_falling_loss_and_floors(path):
+    """The design's promise: a loss that falls at every scale, accuracy floors at quick and full
+    (off at smoke, where accuracy is noise). The chapter runner's pass/fail rests on these."""
+    nb = load(path)
+    found = [a for c in code_cells(nb) for a in asserts(c.source)]
+    assert any(always and re.search(r"\[-1\].* < .*\[0\]", test) for test, always in found)
+    floors = {m.group(1) for test, always in found if not always
+              for m in [re.search(r" >= .*\bhp\.(\w+)", test)] if m}
+    assert floors, "no accuracy floor"
+    values = hparams_by_scale(nb)
+    for name in floors:
+        assert values["smoke"][name] is None, name
+        assert values["quick"][name] is not None and values["full"][name] is not None, name
+
+
+def test_the_template_follows_the_conventions():
+    """CONTRIBUTING.md's starting point passes every check that applies before its first run."""
+    nb = load(TEMPLATE)
+    for check in (test_valid_with_python_kernel, test_slide_metadata_on_every_cell,
+                  test_lecture_shape, test_no_debug_leftovers_or_empty_cells,
+                  test_most_cells_are_compared_by_nbval, test_checks_run_at_every_scale):
+        check(nb)
+    assert nbrun.is_training_chapter(TEMPLATE)
+    test_training_chapters_assert_a_falling_loss_and_floors(TEMPLATE)

@@ -1,5 +1,7 @@
 """Training loops and metrics on small synthetic problems (seconds on a CPU)."""
 
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -53,19 +55,25 @@ def test_linreg_squared_loss_and_sgd():
     assert torch.allclose(b.detach(), torch.tensor([0.0])) and b.grad is None
 
 
-def test_evaluate_accuracy_restores_training_mode():
+def test_evaluate_accuracy_counts_in_eval_mode_and_restores_training_mode():
+    torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(2, 3), nn.Dropout(0.5))
+    batches = blobs()
+    with torch.no_grad():  # by hand, without dropout: what evaluation must count
+        hits = sum(int((net[0](X).argmax(1) == y).sum()) for X, y in batches)
     net.train()
-    acc = training.evaluate_accuracy(net, blobs())
-    assert 0.0 <= acc <= 1.0 and net.training
+    assert training.evaluate_accuracy(net, batches) == hits / 512 and net.training
     net.eval()
-    training.evaluate_accuracy(net, blobs())
-    assert not net.training
+    assert training.evaluate_accuracy(net, batches) == hits / 512 and not net.training
 
 
-def test_evaluate_loss():
-    batches = [(torch.ones(4, 1), torch.full((4,), 3.0))]
+def test_evaluate_loss_is_the_mean_per_example_loss():
+    batches = [(torch.ones(4, 1), torch.full((4,), 3.0)), (torch.zeros(2, 1), torch.ones(2))]
+    # squared_loss shapes y like y_hat itself: (2 - 3)^2 / 2 four times, (0 - 1)^2 / 2 twice
     assert training.evaluate_loss(lambda X: 2 * X, batches, training.squared_loss) == 0.5
+    mse = nn.MSELoss(reduction="none")
+    assert training.evaluate_loss(lambda X: 2 * X, [(torch.ones(4, 1), torch.full((4, 1), 3.0))],
+                                  mse) == 1.0
 
 
 def test_train_ch3_with_optimizer_learns():
@@ -76,6 +84,38 @@ def test_train_ch3_with_optimizer_learns():
     assert len(result.history) == 5
     assert result.history[-1][0] < result.history[0][0]
     assert result.test_acc > 0.95
+
+
+class Wrapped:
+    """An iterator over batches with nothing else, like chapter 36's AugmentedBatches."""
+
+    def __init__(self, batches):
+        self.batches = batches
+
+    def __iter__(self):
+        return iter(self.batches)
+
+
+def test_train_ch3_counts_the_examples_of_any_iterator():
+    torch.manual_seed(0)
+    net = nn.Linear(2, 3)
+    result = training.train_ch3(net, Wrapped(blobs()), blobs(seed=1), nn.CrossEntropyLoss(), 2,
+                                torch.optim.SGD(net.parameters(), lr=0.1), animate=False)
+    assert result.examples_per_sec == pytest.approx(2 * 512 / result.train_seconds)
+    assert result.device == "cpu"
+
+
+def test_train_ch3_and_train_ch6_share_one_epoch():
+    torch.manual_seed(0)
+    net3 = nn.Linear(2, 3)
+    net6 = copy.deepcopy(net3)
+    r3 = training.train_ch3(net3, blobs(), blobs(seed=1), nn.CrossEntropyLoss(), 3,
+                            torch.optim.SGD(net3.parameters(), lr=0.1), animate=False)
+    r6 = training.train_ch6(net6, blobs(), blobs(seed=1), 3, 0.1, "cpu",
+                            optimizer=torch.optim.SGD(net6.parameters(), lr=0.1), init=False,
+                            channels_last=False, animate=False, verbose=False)
+    assert r3.history == r6.history  # the same steps, bit for bit
+    assert torch.equal(net3.weight, net6.weight)
 
 
 def test_train_ch3_from_scratch_updater_learns():

@@ -7,35 +7,11 @@ Each notebook records the scale, device and library versions of that run in its 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
-import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
-
-REPO = Path(__file__).resolve().parent.parent
-SCALES = ("smoke", "quick", "full")
-
-
-def run_info(scale: str) -> dict[str, str]:
-    """What the run used: scale, device, Python and library versions."""
-    import matplotlib
-    import numpy
-    import pandas
-    import torch
-    import torchvision
-
-    if torch.cuda.is_available():
-        device = torch.cuda.get_device_name(0)
-    else:
-        device = f"cpu ({platform.machine()}, {os.cpu_count()} cores)"
-    return {"scale": scale, "device": device, "python": platform.python_version(),
-            "torch": torch.__version__, "torchvision": torchvision.__version__,
-            "numpy": numpy.__version__, "pandas": pandas.__version__,
-            "matplotlib": matplotlib.__version__}
+import nbrun
 
 
 def merge_streams(outputs: list) -> list:
@@ -51,36 +27,30 @@ def merge_streams(outputs: list) -> list:
     return merged
 
 
-def execute(path: Path, scale: str, info: dict[str, str], timeout: int) -> float:
-    """Execute one notebook with D2L_SCALE=scale; write it back only if every cell succeeded."""
-    nb = nbformat.read(path, as_version=4)
-    os.environ["D2L_SCALE"] = scale
-    start = time.perf_counter()
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}},
-                            record_timing=False)
-    client.execute()
+def refresh(path: Path, scale: str, info: dict[str, str], timeout: int) -> float:
+    """Execute one notebook at `scale`; write it back only if every cell succeeded."""
+    nb, run = nbrun.execute(path, scale, timeout=timeout)  # a failing cell raises
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
         if cell.cell_type == "code":
             cell.outputs = merge_streams(cell.outputs)
     nb.metadata["d2l"] = info
     nbformat.write(nb, path)
-    return time.perf_counter() - start
+    return run.seconds
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scale", default="quick", choices=SCALES)
+    parser.add_argument("--scale", default="quick", choices=nbrun.SCALES)
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
     parser.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args()
-    paths = args.notebooks or sorted((REPO / "notebooks").glob("[0-9]*.ipynb"))
-    info = run_info(args.scale)
+    paths = args.notebooks or nbrun.chapter_notebooks()
+    info = nbrun.run_info(args.scale)
     failed = []
     for path in paths:
         try:
-            seconds = execute(path, args.scale, info, args.timeout)
+            seconds = refresh(path, args.scale, info, args.timeout)
             print(f"{path.name}: {seconds:.1f} s at {args.scale}", flush=True)
         except Exception as err:  # report every failure, keep the notebook as it was
             failed.append(path.name)

@@ -1,0 +1,69 @@
+"""Run the training chapters as plain Python on a GPU node (no Jupyter needed) and tabulate them.
+
+    python tools/chapters.py                      # every training chapter at full scale
+    python tools/chapters.py --scale smoke notebooks/23-lenet.ipynb
+
+A training chapter is a notebook that calls `d2l.train_ch3` or `d2l.train_ch6`; the notebooks
+themselves say which they are, so a new chapter is found without a list to update. It needs only
+the course's run-time packages and d2lutils (`pip install --no-deps -e .` in a clone). Each
+chapter's code cells run top to bottom in a fresh interpreter (matplotlib off-screen), so its own
+assertions, accuracy floors included, decide whether the chapter passed. Every `TrainResult` the
+chapter leaves behind is recorded, by a failed chapter too: test accuracy, training seconds,
+examples/second and device.
+Writes build/chapters/<scale>.json and, with --markdown, the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import nbrun
+
+
+def markdown(runs: list[nbrun.Run], command: str) -> str:
+    """One table row per TrainResult; chapters that failed say why."""
+    lines = ["| chapter | result | test acc | training s | examples/s | device | status |",
+             "|---|---|---|---|---|---|---|"]
+    for run in runs:
+        status = "passed" if run.ok else f"FAILED: {run.error}"
+        for name, r in run.results.items() or [("-", None)]:
+            if r is None:
+                lines.append(f"| {run.notebook} | - | - | - | - | {run.device} | {status} |")
+                continue
+            lines.append(f"| {run.notebook} | `{name}` | {r['test_acc']:.3f} | "
+                         f"{r['train_seconds']:.1f} | {r['examples_per_sec']:,.0f} | "
+                         f"{run.device} | {status} |")
+    total = sum(r["train_seconds"] for run in runs for r in run.results.values())
+    lines += ["", f"Total training time: {total:.0f} s. Produced by `{command}`."]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--scale", default="full", choices=nbrun.SCALES)
+    parser.add_argument("--seed", type=int,
+                        help="D2L_SEED for every chapter (default: as set outside)")
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds per chapter")
+    parser.add_argument("--markdown", type=Path, help="also write the table to this file")
+    args = parser.parse_args()
+    runs = []
+    for path in args.notebooks or nbrun.training_chapters():
+        runs.append(nbrun.run_script(path.resolve(), args.scale, args.seed, args.timeout))
+        print(runs[-1].summary(), flush=True)
+    out = nbrun.REPO / "build" / "chapters"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{args.scale}.json").write_text(json.dumps([asdict(r) for r in runs], indent=1))
+    table = markdown(runs, " ".join(["python tools/chapters.py", *sys.argv[1:]]))
+    print(table)
+    if args.markdown:
+        args.markdown.write_text(table + "\n", encoding="utf-8")
+    sys.exit(0 if all(r.ok for r in runs) else 1)
+
+
+if __name__ == "__main__":
+    main()
