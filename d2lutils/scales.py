@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["SCALES", "ScaleError", "get_scale", "hparams", "seed_everything"]
+__all__ = ["SCALES", "ScaleError", "get_scale", "hparams", "scale_note", "seed_everything"]
 
 SCALES = ("smoke", "quick", "full")
 ENV_VAR = "D2L_SCALE"
@@ -42,8 +42,18 @@ def get_scale() -> str:
     return value
 
 
+class HParams(SimpleNamespace):
+    """A run's hyperparameters as attributes; `book` keeps the full-scale (book) values apart."""
+
+    __slots__ = ("book",)  # outside __dict__, so vars(hp) and print(hp) show the run's values
+
+
+# Names of checks rather than settings: a scale note leaves them out.
+_CHECKS = ("floor", "tol", "timeout", "check")
+
+
 def hparams(full: dict[str, Any], quick: dict[str, Any] | None = None,
-            smoke: dict[str, Any] | None = None, scale: str | None = None) -> SimpleNamespace:
+            smoke: dict[str, Any] | None = None, scale: str | None = None) -> HParams:
     """Book hyperparameters first, with overrides for the smaller scales; returns the active set.
 
     `smoke` inherits the `quick` overrides, so a notebook lists only what changes again.
@@ -60,7 +70,27 @@ def hparams(full: dict[str, Any], quick: dict[str, Any] | None = None,
         values.update(quick or {})
     if scale == "smoke":
         values.update(smoke or {})
-    return SimpleNamespace(scale=scale, **values)
+    hp = HParams(scale=scale, **values)
+    hp.book = dict(full)
+    return hp
+
+
+def scale_note(hp: HParams) -> str:
+    """One line for a slide: the run's scale and each setting in which it departs from the book.
+
+    Checks (floors, tolerances, timeouts) are not settings and are left out.
+    """
+    def show(name: str, value: Any) -> str:
+        if value is None:  # n_train=None keeps every example; schedule=None is none at all
+            return "all" if name.startswith("n_") else "none"
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    changed = [f"{name} {show(name, getattr(hp, name))} (book {show(name, book)})"
+               for name, book in hp.book.items()
+               if getattr(hp, name) != book and not any(c in name for c in _CHECKS)]
+    if not changed:
+        return f"{hp.scale} scale: the book's hyperparameters"
+    return f"{hp.scale} scale, departing from the book: " + ", ".join(changed)
 
 
 def get_seed() -> int:

@@ -84,3 +84,16 @@ def test_seed_from_env_accepts_whitespace_and_the_largest_numpy_seed(monkeypatch
     assert scales.get_seed() == 7
     monkeypatch.setenv("D2L_SEED", str(2**32 - 1))
     assert scales.seed_everything() == 2**32 - 1
+
+
+def test_scale_note_names_each_departure_from_the_book():
+    full = dict(resize=224, optimizer="sgd", lr=0.01, n_train=None, floor=0.87, schedule=None)
+    quick = dict(resize=68, optimizer="adam", lr=1e-3, n_train=6144, floor=0.86,
+                 schedule="cosine")
+    hp = scales.hparams(full, quick, scale="quick")
+    assert vars(hp) == dict(scale="quick", **full | quick)  # the book's values stay apart
+    assert scales.scale_note(hp) == (
+        "quick scale, departing from the book: resize 68 (book 224), optimizer adam (book sgd), "
+        "lr 0.001 (book 0.01), n_train 6144 (book all), schedule cosine (book none)")
+    book = scales.hparams(full, quick, scale="full")
+    assert scales.scale_note(book) == "full scale: the book's hyperparameters"
