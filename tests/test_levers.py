@@ -1,0 +1,28 @@
+"""benchmarks/levers.py measures the notebooks' own networks: each row must still build and run."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+spec = importlib.util.spec_from_file_location("levers", REPO / "benchmarks" / "levers.py")
+levers = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(levers)
+
+
+@pytest.mark.parametrize("chapter", list(levers.LEVERS))
+def test_every_row_builds_the_notebooks_network(chapter, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    build, rows = levers.LEVERS[chapter]
+    models = levers.notebook_models(chapter)
+    for _, kwargs, size in rows:
+        net = build(models, **kwargs).eval()
+        with torch.no_grad():
+            assert net(torch.rand(2, 1, size, size)).shape == (2, 10), (chapter, kwargs)
+
+
+def test_speed_is_measured_on_real_steps():
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    assert levers.images_per_second(net, 8, batch=4, steps=2) > 0
