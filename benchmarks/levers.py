@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 import nbrun  # noqa: E402
 
 import d2lutils as d2l  # noqa: E402
+from d2lutils.devices import describe_machine  # noqa: E402
 
 
 def built(name: str, *args: str):
@@ -92,14 +93,17 @@ def images_per_second(net: nn.Module, size: int, batch: int, steps: int) -> floa
 def main() -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")  # a demo cell may plot
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("chapters", nargs="*", default=list(LEVERS), choices=list(LEVERS))
+    parser.add_argument("chapters", nargs="*", help=f"some of {', '.join(LEVERS)} (default: all)")
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--steps", type=int, default=8)
     args = parser.parse_args()
-    print(f"{d2l.describe_machine()}, {torch.get_num_threads()} threads, batch {args.batch}")
+    unknown = set(args.chapters) - set(LEVERS)
+    if unknown:
+        parser.error(f"unknown chapters {sorted(unknown)}; use some of: {', '.join(LEVERS)}")
+    print(f"{describe_machine()}, {torch.get_num_threads()} threads, batch {args.batch}")
     print("| chapter | network | input | images/s | s per 60,000-image epoch |")
     print("|---|---|---|---|---|")
-    for chapter in args.chapters:
+    for chapter in args.chapters or list(LEVERS):
         build, rows = LEVERS[chapter]
         models = notebook_models(chapter)
         missing = [name for name in build.names if name not in models]
