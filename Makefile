@@ -16,6 +16,9 @@ SCALE ?= quick
 NB ?=
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+# The worked solutions, where the course has them (a course that hands out only the lectures
+# deletes solutions/, and every target below works without it).
+SOLUTIONS := $(wildcard solutions)
 NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=300 \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg
 
@@ -39,12 +42,12 @@ data: setup  ## prepare and verify Fashion-MNIST and the Kaggle CSVs in data/
 lab: data  ## serve JupyterLab: over SSH on an owner-only socket, else 127.0.0.1:PORT
 	@$(BIN)/python tools/serve.py --port $(PORT) --listen $(LISTEN)
 
-test: data  ## unit tests, then every notebook under nbval at D2L_SCALE=smoke
-	D2L_SCALE=smoke $(BIN)/python -m pytest tests notebooks $(NBVAL) $(PYTEST_ARGS)
+test: data  ## unit tests, then every notebook (lectures, solutions) under nbval at D2L_SCALE=smoke
+	D2L_SCALE=smoke $(BIN)/python -m pytest tests notebooks $(SOLUTIONS) $(NBVAL) $(PYTEST_ARGS)
 
 test-portable: data  ## nbval again under other CPU kernels and thread counts (PORTABLE=name for one)
 	$(BIN)/python tools/portable.py $(foreach c,$(PORTABLE),--config $(c)) -- \
-		notebooks $(NBVAL) $(PYTEST_ARGS)
+		notebooks $(SOLUTIONS) $(NBVAL) $(PYTEST_ARGS)
 
 test-unit: data  ## the unit and structure tests alone (seconds)
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
@@ -53,7 +56,7 @@ $(E2E_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[e2e]'
 	@touch $@
 
-slides: setup  ## offline reveal.js decks in build/slides/ (NB=notebooks/08-*.ipynb for some)
+slides: setup  ## offline reveal.js decks in build/slides/, solutions in build/slides/solutions/
 	$(BIN)/python tools/slides.py $(NB)
 
 test-e2e: $(E2E_STAMP)  ## browser tests in headless Chromium: static decks, live RISE, overflow
@@ -72,7 +75,7 @@ bench: data  ## ours vs the book's helpers (d2l==1.0.3, installed --no-deps); wr
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 lint: setup  ## ruff over the package, tests, tools and notebooks
-	$(BIN)/ruff check d2lutils tests tools benchmarks notebooks
+	$(BIN)/ruff check d2lutils tests tools benchmarks notebooks $(SOLUTIONS)
 
 clean:  ## remove build outputs (keeps .venv and data/)
 	rm -rf build .pytest_cache .ruff_cache notebooks/submission.csv

@@ -9,6 +9,9 @@ import d2lutils
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+# The worked solutions follow the same style, but no export may exist for them alone: a course
+# that deletes solutions/ must still pass test_every_export_has_a_notebook_that_uses_it.
+SOLUTIONS = sorted((REPO / "solutions").glob("[0-9][0-9]-*.ipynb"))
 IMPORT = re.compile(r"^\s*(?:from|import)\s+d2lutils\b.*$", re.MULTILINE)
 USE = re.compile(r"\bd2l\.(\w+)")
 # Exported though no notebook calls them: book helpers a student meets in the book's own code,
@@ -22,13 +25,13 @@ def code(path: Path) -> str:
 
 
 def test_notebooks_import_the_package_one_way():
-    for path in NOTEBOOKS:
+    for path in NOTEBOOKS + SOLUTIONS:
         imports = [line.strip() for line in IMPORT.findall(code(path))]
         assert imports == ["import d2lutils as d2l"], (path.name, imports)
 
 
 def test_every_name_a_notebook_uses_is_exported():
-    for path in NOTEBOOKS:
+    for path in NOTEBOOKS + SOLUTIONS:
         used = set(USE.findall(code(path)))
         # a module such as d2l.data is not exported: `d2l.data.x` is the style this rules out
         assert used <= set(d2lutils.__all__), (path.name, sorted(used - set(d2lutils.__all__)))

@@ -35,6 +35,15 @@ def chapter_notebooks() -> list[Path]:
     return sorted((REPO / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 
 
+def solution_notebooks() -> list[Path]:
+    """Every worked solution (solutions/NN-slug.ipynb, named as its lecture), in chapter order.
+
+    None when a course hands out only the lectures and has deleted solutions/: nothing else in
+    the repository depends on that folder.
+    """
+    return sorted((REPO / "solutions").glob("[0-9][0-9]-*.ipynb"))
+
+
 def code_cells(path: Path) -> list[str]:
     """The sources of a notebook's code cells, read as plain JSON so no Jupyter is needed."""
     nb = json.loads(path.read_text(encoding="utf-8"))

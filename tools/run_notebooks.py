@@ -1,5 +1,8 @@
 """Re-execute notebooks in place (`make course`) so their stored outputs come from a real run.
 
+Lectures (notebooks/NN-slug.ipynb) and worked solutions (solutions/NN-slug.ipynb) alike: each runs
+in its own folder, `make course SCALE=quick NB=solutions/04-*.ipynb` for some.
+
 Each notebook records the scale, device and library versions of that run in its metadata
 (`d2l`), and no timestamps, so a re-run changes only what really changed.
 """
@@ -45,7 +48,8 @@ def main() -> int:
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
     parser.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args()
-    paths = args.notebooks or nbrun.chapter_notebooks()
+    # Every notebook by default: the chapters, then their worked solutions (where there are any).
+    paths = args.notebooks or nbrun.chapter_notebooks() + nbrun.solution_notebooks()
     info = nbrun.run_info(args.scale)
     failed = []
     for path in paths:

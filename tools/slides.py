@@ -1,11 +1,13 @@
 """Export the notebooks to reveal.js slide decks that open offline (the backend of `make slides`).
 
-    python tools/slides.py                       # every notebooks/[0-9]*.ipynb
-    python tools/slides.py notebooks/08-*.ipynb  # some of them
+    python tools/slides.py                       # every notebooks/ and solutions/ [0-9]*.ipynb
+    python tools/slides.py notebooks/08-*.ipynb  # some of them (solutions/08-*.ipynb likewise)
     python tools/slides.py --force               # also re-export the decks that are up to date
 
-Writes build/slides/NN-slug.slides.html (one per notebook), build/slides/index.html (a list of
-the decks), build/slides/rise.css (a copy of notebooks/rise.css) and build/slides/vendor/
+Writes build/slides/NN-slug.slides.html (one per lecture), build/slides/solutions/
+NN-slug.slides.html (one per worked solution, where solutions/ exists), build/slides/index.html
+(the lectures' decks, then the solutions' under 练习解答), build/slides/rise.css and
+build/slides/solutions/rise.css (copies of notebooks/rise.css) and build/slides/vendor/
 (reveal.js, require.js, jQuery and MathJax, from the npm packages pinned in
 tools/slides_vendor/package-lock.json). Every URL in a deck is relative, so the folder opens from
 a local file, from any web server, or copied elsewhere as a whole; nothing comes from the network.
@@ -30,6 +32,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
+SOLUTIONS = REPO / "solutions"  # optional: a course that hands out only the lectures deletes it
+SOLUTIONS_OUT = "solutions"     # their decks' folder inside the output folder
 RISE_CSS = NOTEBOOKS / "rise.css"
 NPM_DIR = REPO / "tools" / "slides_vendor"  # package.json and package-lock.json (committed)
 TEMPLATE = REPO / "tools" / "slides_template" / "offline.html.j2"
@@ -109,15 +113,16 @@ def rise_settings(nb: dict) -> dict:
     return rise
 
 
-def make_exporter():
+def make_exporter(up: str = ""):
+    """The reveal.js exporter for decks `up` (e.g. "../") below the output folder's vendor/."""
     from nbconvert import SlidesExporter
 
     return SlidesExporter(
         template_file=str(TEMPLATE),  # nbconvert's reveal template without mermaid, plus rise.css
-        reveal_url_prefix=REVEAL_PREFIX,
-        require_js_url=REQUIRE_JS,
-        jquery_url=JQUERY,
-        mathjax_url=MATHJAX,
+        reveal_url_prefix=up + REVEAL_PREFIX,
+        require_js_url=up + REQUIRE_JS,
+        jquery_url=up + JQUERY,
+        mathjax_url=up + MATHJAX,
         language_code="zh",  # lets the browser pick Simplified Chinese glyphs
         exclude_input_prompt=True,
         exclude_output_prompt=True,
@@ -142,17 +147,34 @@ def export(exporter, nb_path: Path, dest: Path) -> None:
     tmp.replace(dest)  # atomic: a reader never sees half a deck
 
 
-def write_index(out: Path, decks: list[Path]) -> None:
-    items = "\n".join(f'<li><a href="{html.escape(d.name)}">'
-                      f'{html.escape(d.name.removesuffix(".slides.html"))}</a></li>' for d in decks)
+def is_solution(nb_path: Path) -> bool:
+    """A worked solution (solutions/NN-slug.ipynb) rather than a lecture."""
+    return nb_path.resolve().parent.name == SOLUTIONS.name
+
+
+def deck_path(out: Path, nb_path: Path) -> Path:
+    """Where a notebook's deck goes: solutions get their own folder, beside the lectures'."""
+    folder = out / SOLUTIONS_OUT if is_solution(nb_path) else out
+    return folder / f"{nb_path.stem}.slides.html"
+
+
+def _links(out: Path, decks: list[Path]) -> str:
+    return "\n".join(f'<li><a href="{html.escape(d.relative_to(out).as_posix())}">'
+                     f'{html.escape(d.name.removesuffix(".slides.html"))}</a></li>' for d in decks)
+
+
+def write_index(out: Path, decks: list[Path], solution_decks: list[Path] = ()) -> None:
+    solutions = (f"\n<h2>练习解答 / Solutions</h2>\n<ul>\n{_links(out, solution_decks)}\n</ul>"
+                 if solution_decks else "")
     page = f"""<!DOCTYPE html>
 <html lang="zh"><head><meta charset="utf-8"><title>Slides</title>
 <style>body {{ font: 20px/1.6 sans-serif; margin: 2em; }}</style></head>
 <body><h1>Slides / 幻灯片</h1>
 <p>Space or the arrow keys move, S opens the speaker notes, Esc the overview.</p>
+<h2>讲义 / Lectures</h2>
 <ul>
-{items}
-</ul></body></html>
+{_links(out, decks)}
+</ul>{solutions}</body></html>
 """
     (out / "index.html").write_text(page, encoding="utf-8")
 
@@ -161,12 +183,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="*", type=Path,
-                        help="notebooks to export (default: notebooks/[0-9]*.ipynb)")
+                        help="notebooks to export (default: notebooks/[0-9]*.ipynb and "
+                             "solutions/[0-9]*.ipynb)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
     parser.add_argument("--force", action="store_true", help="re-export up-to-date decks too")
     args = parser.parse_args(argv)
 
-    paths = args.notebooks or sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
+    paths = args.notebooks or (sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
+                               + sorted(SOLUTIONS.glob("[0-9]*.ipynb")))
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         sys.exit(f"slides: no such notebook: {', '.join(missing)}")
@@ -176,31 +200,38 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     ensure_vendor(out)
     shutil.copyfile(RISE_CSS, out / "rise.css")
+    if any(is_solution(p) for p in paths):
+        (out / SOLUTIONS_OUT).mkdir(exist_ok=True)
+        shutil.copyfile(RISE_CSS, out / SOLUTIONS_OUT / "rise.css")
 
     if not args.notebooks:  # a full run also drops the decks of notebooks that are gone
-        stems = {p.stem for p in paths}
-        for deck in out.glob("[0-9]*.slides.html"):
-            if deck.name.removesuffix(".slides.html") not in stems:
+        wanted = {deck_path(out, p) for p in paths}
+        for deck in [*out.glob("[0-9]*.slides.html"),
+                     *(out / SOLUTIONS_OUT).glob("[0-9]*.slides.html")]:
+            if deck not in wanted:
                 deck.unlink()
 
     inputs_mtime = max(p.stat().st_mtime for p in (TEMPLATE, Path(__file__)))
     exported = skipped = 0
     start = time.monotonic()
-    exporter = None
+    exporters: dict[bool, object] = {}
     for nb_path in paths:
-        dest = out / f"{nb_path.stem}.slides.html"
+        dest = deck_path(out, nb_path)
         if (not args.force and dest.is_file()
                 and dest.stat().st_mtime >= max(inputs_mtime, nb_path.stat().st_mtime)):
             skipped += 1
             continue
-        exporter = exporter or make_exporter()
+        solution = is_solution(nb_path)
+        if solution not in exporters:  # a solution's deck reaches vendor/ one folder up
+            exporters[solution] = make_exporter("../" if solution else "")
         log(f"{shown(nb_path)} -> {shown(dest)}")
         try:
-            export(exporter, nb_path, dest)
+            export(exporters[solution], nb_path, dest)
         except Exception as exc:  # name the notebook, whatever nbformat or nbconvert raised
             sys.exit(f"slides: cannot export {shown(nb_path)}: {type(exc).__name__}: {exc}")
         exported += 1
-    write_index(out, sorted(out.glob("[0-9]*.slides.html")))
+    write_index(out, sorted(out.glob("[0-9]*.slides.html")),
+                sorted((out / SOLUTIONS_OUT).glob("[0-9]*.slides.html")))
     log(f"{exported} exported, {skipped} up to date, in {time.monotonic() - start:.1f} s; "
         f"open {shown(out)}/index.html (works offline, also from file://)")
     return 0

@@ -24,6 +24,7 @@ from e2e_support import (
     SLIDES,
     VIEWPORT,
     Guard,
+    deck_id,
     deck_notebooks,
     export_decks,
 )
@@ -112,4 +113,4 @@ def deck_server(exported_decks):
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "notebook" in metafunc.fixturenames:
         nbs = deck_notebooks()
-        metafunc.parametrize("notebook", nbs, ids=[p.stem for p in nbs])
+        metafunc.parametrize("notebook", nbs, ids=[deck_id(p) for p in nbs])

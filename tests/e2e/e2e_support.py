@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
+SOLUTIONS = REPO / "solutions"  # optional (a course may hand out only the lectures)
 SLIDES = REPO / "build" / "slides"
 ARTIFACTS = REPO / "build" / "e2e-artifacts"
 CHROMIUM = Path(os.environ.get("D2L_CHROMIUM", "/usr/bin/chromium"))
@@ -34,17 +35,28 @@ def export_decks(*notebooks: Path) -> None:
         raise AssertionError(f"tools/slides.py failed:\n{proc.stdout}\n{proc.stderr}")
 
 
+def deck_name(nb: Path) -> str:
+    """The deck's path inside build/slides: solutions have their own folder, as in make slides."""
+    folder = "solutions/" if nb.parent.name == SOLUTIONS.name else ""
+    return f"{folder}{nb.stem}.slides.html"
+
+
+def deck_id(nb: Path) -> str:
+    """A name for reports and screenshots, distinct for a lecture and its solution."""
+    return f"solutions-{nb.stem}" if nb.parent.name == SOLUTIONS.name else nb.stem
+
+
 def deck_for(nb: Path) -> Path:
     """The notebook's deck, re-exported first if the notebook changed since (it is being edited)."""
-    deck = SLIDES / f"{nb.stem}.slides.html"
+    deck = SLIDES / deck_name(nb)
     if not deck.exists() or deck.stat().st_mtime < nb.stat().st_mtime:
         export_decks(nb)
     return deck
 
 
 def deck_notebooks() -> list[Path]:
-    """The notebooks that get a deck, found at each run: chapters keep arriving."""
-    return sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
+    """The notebooks that get a deck, found at each run: chapters keep arriving, lectures first."""
+    return sorted(NOTEBOOKS.glob("[0-9]*.ipynb")) + sorted(SOLUTIONS.glob("[0-9]*.ipynb"))
 
 
 # --- what a deck should contain, computed from the notebook's slide_type metadata ---------------

@@ -19,6 +19,8 @@ from e2e_support import (
     SETTLE_JS,
     clean_dir,
     deck_for,
+    deck_id,
+    deck_name,
     deck_notebooks,
     open_deck,
     slide_map,
@@ -55,7 +57,8 @@ def test_no_slide_overflows(deck_server, browser):
     try:
         page = context.new_page()
         for nb in notebooks:
-            open_deck(page, f"{deck_server}/{deck_for(nb).name}")
+            deck_for(nb)
+            open_deck(page, f"{deck_server}/{deck_name(nb)}")
             slides = slide_map(nb)
             sizes = page.evaluate(MEASURE_ALL_JS, [[s.h, s.v] for s in slides])
             counted += len(sizes)
@@ -64,12 +67,13 @@ def test_no_slide_overflows(deck_server, browser):
                 if (m["height"] - m["maxHeight"] <= TOLERANCE_PX
                         and m["width"] - m["maxWidth"] <= TOLERANCE_PX):
                     continue
-                shot = shots / f"{nb.stem}-{slide.h:02d}.{slide.v:02d}.png"
+                shot = shots / f"{deck_id(nb)}-{slide.h:02d}.{slide.v:02d}.png"
                 page.evaluate(f"Reveal.slide({slide.h}, {slide.v}, 999)")
                 page.evaluate(SETTLE_JS)
                 page.screenshot(path=str(shot))
                 offenders.append({
-                    "notebook": nb.name, "slide": f"{slide.h}.{slide.v}", "cell": slide.cell,
+                    "notebook": str(nb.relative_to(REPO)), "slide": f"{slide.h}.{slide.v}",
+                    "cell": slide.cell,
                     "title": slide.title, "label": slide.label,
                     "height": m["height"], "width": m["width"],
                     "max_height": m["maxHeight"], "max_width": m["maxWidth"],

@@ -15,6 +15,8 @@ from e2e_support import (
     SETTLE_JS,
     clean_dir,
     deck_for,
+    deck_id,
+    deck_name,
     deck_notebooks,
     open_deck,
     slide_map,
@@ -32,11 +34,11 @@ STATE_JS = """async () => {
 
 def test_deck_opens_offline_and_steps_through(notebook: Path, deck_server, guarded_page):
     page, guard = guarded_page
-    shots = clean_dir(ARTIFACTS / "static" / notebook.stem)
-    deck = deck_for(notebook)
+    shots = clean_dir(ARTIFACTS / "static" / deck_id(notebook))
+    deck_for(notebook)
     expected = slide_map(notebook)
 
-    open_deck(page, f"{deck_server}/{deck.name}")
+    open_deck(page, f"{deck_server}/{deck_name(notebook)}")
     assert not guard.blocked, f"{notebook.name} asked the network for: {guard.blocked}"
     total = page.evaluate("Reveal.getTotalSlides()")
     horizontal = page.evaluate("Reveal.getHorizontalSlides().length")
