@@ -21,10 +21,11 @@ from torch.optim.lr_scheduler import CosineAnnealingLR, LRScheduler
 
 from .devices import device_name
 from .plotting import Animator
+from .scales import HParams, seed_everything
 
 __all__ = ["Accumulator", "Timer", "TrainResult", "accuracy", "evaluate_accuracy", "evaluate_loss",
-           "init_xavier", "linreg", "predict_ch3", "sgd", "squared_loss", "train_ch3", "train_ch6",
-           "train_epoch_ch3"]
+           "first_epoch_with_book_optimizer", "init_xavier", "linreg", "predict_ch3", "sgd",
+           "squared_loss", "train_ch3", "train_ch6", "train_epoch_ch3"]
 
 
 class Accumulator:
@@ -342,3 +343,24 @@ def train_ch6(net: nn.Module, train_iter: Iterable, test_iter: Iterable, num_epo
     if verbose:
         print(result.summary())
     return result
+
+
+def first_epoch_with_book_optimizer(make_net: Callable[[], nn.Module], hp: HParams,
+                                    train_iter: Iterable, test_iter: Iterable,
+                                    device: torch.device | str,
+                                    result: TrainResult) -> TrainResult | None:
+    """Train a fresh `make_net()` one epoch with the book's optimizer and lr, beside `result`.
+
+    Where a scale trains with another optimizer than the book (hp.book), this shows in two
+    printed lines what the book's own setting does at the scale's sizes; None where it doesn't.
+    """
+    book_optimizer, book_lr = hp.book["optimizer"], hp.book["lr"]
+    if hp.optimizer == book_optimizer:
+        return None
+    seed_everything()  # the run's seed, so that the fresh net starts like the scale's run did
+    book = train_ch6(make_net(), train_iter, test_iter, 1, book_lr, device,
+                     optimizer=book_optimizer, animate=False, verbose=False)
+    for name, lr, (loss, _, test_acc) in ((f"book's {book_optimizer}", book_lr, book.history[0]),
+                                          (hp.optimizer, hp.lr, result.history[0])):
+        print(f"epoch 1, {name:<10} lr {lr:<6g}: loss {loss:.3f}, test acc {test_acc:.3f}")
+    return book

@@ -231,3 +231,29 @@ def test_train_ch6_cosine_schedule_ends_at_zero_learning_rate():
 def test_train_ch6_unknown_schedule_fails_before_training():
     with pytest.raises(ValueError, match="unknown schedule 'step'.*cosine"):
         training.train_ch6(nn.Linear(2, 2), [], [], 1, 0.1, "cpu", schedule="step", animate=False)
+
+
+def test_first_epoch_with_book_optimizer_trains_the_book_setting_beside_the_run(capsys):
+    from d2lutils import scales
+
+    def make_net():
+        return nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 3))
+
+    data = blobs()
+    full = dict(optimizer="sgd", lr=0.1)
+    book_hp = scales.hparams(full, quick=dict(), scale="quick")
+    assert training.first_epoch_with_book_optimizer(make_net, book_hp, data, data, "cpu",
+                                                    None) is None  # the book's own setting
+    hp = scales.hparams(full, quick=dict(optimizer="adam", lr=1e-2), scale="quick")
+    scales.seed_everything()
+    run = training.train_ch6(make_net(), data, data, 2, hp.lr, "cpu", optimizer=hp.optimizer,
+                             animate=False, verbose=False)
+    book = training.first_epoch_with_book_optimizer(make_net, hp, data, data, "cpu", run)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(book.history) == 1 and len(lines) == 2
+    assert lines[0].startswith("epoch 1, book's sgd") and "lr 0.1 " in lines[0]
+    assert lines[1].startswith("epoch 1, adam") and f"loss {run.history[0][0]:.3f}" in lines[1]
+    scales.seed_everything()  # the book's run starts from the run's seed: it is reproducible
+    again = training.train_ch6(make_net(), data, data, 1, 0.1, "cpu", animate=False,
+                               verbose=False)
+    assert again.history == book.history
