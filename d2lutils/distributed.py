@@ -14,6 +14,7 @@ parses it. The package never imports this module: it is what torchrun runs.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -129,11 +130,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = {"train": train, "allreduce": allreduce}[args.command](args)
         if dist.get_rank() == 0:
             print(RESULT + json.dumps(result), flush=True)
+        # Rank 0 evaluates alone; the others wait here, so no rank tears down a connection that
+        # another is still using.
+        dist.barrier()
     finally:
         if dist.is_initialized():
+            gc.collect()  # drop the DDP reducer's hold on the process group before destroying it
             dist.destroy_process_group()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # A finished run skips the interpreter's finalization: gloo's worker threads can abort it
+    # (SIGABRT, "terminate called without an active exception") after the result was printed.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
