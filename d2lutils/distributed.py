@@ -26,16 +26,16 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from .torchrun import RESULT
+from .torchrun import RESULT, dist_backend
 
 
 def _setup() -> tuple[int, int, torch.device]:
-    use_cuda = torch.cuda.is_available()
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    if use_cuda:
-        torch.cuda.set_device(local_rank)
-    dist.init_process_group("nccl" if use_cuda else "gloo")
-    device = torch.device(f"cuda:{local_rank}") if use_cuda else torch.device("cpu")
+    device = torch.device("cpu")
+    if torch.cuda.is_available():  # processes beyond the GPU count share GPUs (over gloo)
+        device = torch.device("cuda", local_rank % torch.cuda.device_count())
+        torch.cuda.set_device(device)
+    dist.init_process_group(dist_backend(int(os.environ.get("LOCAL_WORLD_SIZE", 1))))
     return dist.get_rank(), dist.get_world_size(), device
 
 

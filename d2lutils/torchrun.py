@@ -15,9 +15,23 @@ import sys
 import time
 from collections.abc import Sequence
 
-__all__ = ["launch", "torchrun_command"]
+__all__ = ["dist_backend", "launch", "torchrun_command"]
 
 RESULT = "RESULT "  # rank 0 prints its result on one line after this marker
+# Set by `launch` for a multi-node run on one machine, whose "nodes" share the same GPUs.
+SHARED_GPUS = "D2L_DIST_SHARED_GPUS"
+
+
+def dist_backend(local_processes: int) -> str:
+    """The backend of a run with this many processes per machine: NCCL if each has its own GPU.
+
+    NCCL refuses two processes on one GPU; gloo accepts them (and CPU tensors), so a machine with
+    fewer GPUs than processes still runs the course's 2-process lessons.
+    """
+    import torch
+
+    enough = torch.cuda.is_available() and torch.cuda.device_count() >= local_processes
+    return "nccl" if enough and os.environ.get(SHARED_GPUS) != "1" else "gloo"
 
 
 def free_port() -> int:
@@ -40,23 +54,26 @@ def torchrun_command(nproc: int, args: Sequence[str], nnodes: int = 1, node_rank
     return [*cmd, "-m", "d2lutils.distributed", *args]
 
 
-def _env() -> dict[str, str]:
+def _env(nnodes: int) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", "1")  # several processes share the cores
     env["PYTHONUNBUFFERED"] = "1"
+    if nnodes > 1:
+        env[SHARED_GPUS] = "1"
     return env
 
 
 def launch(nproc: int, args: Sequence[str], nnodes: int = 1, timeout: float = 300) -> dict:
     """Run the entry point under torchrun (all node ranks on this machine); return rank 0's result.
 
-    Multi-node runs start one torchrun per node rank, meeting at a rendezvous on 127.0.0.1.
+    Multi-node runs start one torchrun per node rank, meeting at a rendezvous on 127.0.0.1; their
+    node ranks share this machine's GPUs, so they communicate with gloo.
     Every process is killed if the run exceeds `timeout` seconds; a failure raises with its log.
     """
     endpoint = f"127.0.0.1:{free_port()}"
     procs = [subprocess.Popen(torchrun_command(nproc, args, nnodes, rank, endpoint),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env=_env(), start_new_session=True)
+                              env=_env(nnodes), start_new_session=True)
              for rank in range(nnodes)]
     logs = []
     deadline = time.monotonic() + timeout

@@ -62,3 +62,18 @@ def test_two_node_ranks_meet_over_loopback():
     result = torchrun.launch(1, ["allreduce", "--sizes", "100", "--repeats", "1"], nnodes=2,
                              timeout=120)
     assert result["world_size"] == 2
+
+
+def test_nccl_only_when_every_process_has_a_gpu(monkeypatch):
+    monkeypatch.delenv(torchrun.SHARED_GPUS, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert torchrun.dist_backend(1) == "nccl"
+    assert torchrun.dist_backend(2) == "gloo"  # NCCL refuses two processes on one GPU
+    monkeypatch.setenv(torchrun.SHARED_GPUS, "1")  # node ranks of one machine share its GPUs
+    assert torchrun.dist_backend(1) == "gloo"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.delenv(torchrun.SHARED_GPUS)
+    assert torchrun.dist_backend(1) == "gloo"
+    assert torchrun._env(2)[torchrun.SHARED_GPUS] == "1"
+    assert torchrun.SHARED_GPUS not in torchrun._env(1)
