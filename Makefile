@@ -40,13 +40,13 @@ data: setup  ## prepare and verify Fashion-MNIST and the Kaggle CSVs in data/
 	@$(BIN)/python -m d2lutils data
 
 lab: data  ## serve JupyterLab: over SSH on an owner-only socket, else 127.0.0.1:PORT
-	@$(BIN)/python tools/serve.py --port $(PORT) --listen $(LISTEN)
+	@$(BIN)/python -m tools.serve --port $(PORT) --listen $(LISTEN)
 
 test: data  ## unit tests, then every notebook (lectures, solutions) under nbval at D2L_SCALE=smoke
 	D2L_SCALE=smoke $(BIN)/python -m pytest tests notebooks $(SOLUTIONS) $(NBVAL) $(PYTEST_ARGS)
 
 test-portable: data  ## nbval again under other CPU kernels and thread counts (PORTABLE=name for one)
-	$(BIN)/python tools/portable.py $(foreach c,$(PORTABLE),--config $(c)) -- \
+	$(BIN)/python -m tools.portable $(foreach c,$(PORTABLE),--config $(c)) -- \
 		notebooks $(SOLUTIONS) $(NBVAL) $(PYTEST_ARGS)
 
 test-unit: data  ## the unit and structure tests alone (seconds)
@@ -57,22 +57,22 @@ $(E2E_STAMP): $(STAMP)
 	@touch $@
 
 slides: setup  ## offline reveal.js decks in build/slides/, solutions in build/slides/solutions/
-	$(BIN)/python tools/slides.py $(NB)
+	$(BIN)/python -m tools.slides $(NB)
 
 test-e2e: $(E2E_STAMP)  ## browser tests in headless Chromium: static decks, live RISE, overflow
-	$(BIN)/python tools/slides.py
+	$(BIN)/python -m tools.slides
 	$(BIN)/python -m pytest tests/e2e -m e2e -rs $(PYTEST_ARGS)
 
 course: data  ## re-execute notebooks in place: make course SCALE=quick|full NB=notebooks/08-*.ipynb
-	$(BIN)/python tools/run_notebooks.py --scale $(SCALE) $(NB)
+	$(BIN)/python -m tools.run_notebooks --scale $(SCALE) $(NB)
 
 chapters: data  ## training chapters as scripts, no Jupyter (GPU nodes): make chapters SCALE=full
-	$(BIN)/python tools/chapters.py --scale $(SCALE) $(NB)
+	$(BIN)/python -m tools.chapters --scale $(SCALE) $(NB)
 
 bench: data  ## ours vs the book's helpers (d2l==1.0.3, installed --no-deps); writes build/bench/
 	@$(BIN)/python -c 'import d2l' 2>/dev/null || \
 		$(BIN)/python -m pip install --quiet --no-deps d2l==1.0.3
-	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
 
 lint: setup  ## ruff over the package, tests, tools and notebooks
 	$(BIN)/ruff check d2lutils tests tools benchmarks notebooks $(SOLUTIONS)

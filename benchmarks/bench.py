@@ -23,9 +23,10 @@ import psutil
 import torch
 
 from d2lutils.devices import describe_machine
+from tools import layout
 
 HERE = Path(__file__).resolve().parent
-OUT = HERE.parent / "build" / "bench"
+OUT = layout.BUILD / "bench"
 SIDES = ("book", "ours")
 
 

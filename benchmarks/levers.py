@@ -5,8 +5,8 @@ so a network must see all 60,000 images several times at a size and width it can
 The models are the notebooks' own code (their defining cells are executed here), trained for a
 few Adam steps on random images in channels-last layout, as `train_ch6` trains them.
 
-    .venv/bin/python benchmarks/levers.py            # every chapter, about 3 minutes on 2 cores
-    .venv/bin/python benchmarks/levers.py 29-resnet  # one chapter
+    .venv/bin/python -m benchmarks.levers            # every chapter, about 3 minutes on 2 cores
+    .venv/bin/python -m benchmarks.levers 29-resnet  # one chapter
 """
 
 from __future__ import annotations
@@ -16,19 +16,15 @@ import contextlib
 import io
 import os
 import re
-import sys
 import time
-from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-import nbrun  # noqa: E402
-
-import d2lutils as d2l  # noqa: E402
-from d2lutils.devices import describe_machine  # noqa: E402
+import d2lutils as d2l
+from d2lutils.devices import describe_machine
+from tools import layout, nbrun
 
 
 def built(name: str, *args: str):
@@ -64,7 +60,7 @@ def notebook_models(chapter: str) -> dict:
     A cell may go on to a demo that needs an earlier plain cell; what it defined before that
     stays defined, so its error is ignored, and its printing is silenced.
     """
-    path = nbrun.REPO / "notebooks" / f"{chapter}.ipynb"
+    path = layout.LECTURES / f"{chapter}.ipynb"
     namespace = {"torch": torch, "nn": nn, "F": F, "d2l": d2l}
     for source in nbrun.code_cells(path):
         if re.search(r"^(def|class) \w+", source, re.M) and "hp." not in source:

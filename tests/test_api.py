@@ -6,12 +6,12 @@ from pathlib import Path
 import nbformat
 
 import d2lutils
+from tools import layout
 
-REPO = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+NOTEBOOKS = layout.lectures()
 # The worked solutions follow the same style, but no export may exist for them alone: a course
 # that deletes solutions/ must still pass test_every_export_has_a_notebook_that_uses_it.
-SOLUTIONS = sorted((REPO / "solutions").glob("[0-9][0-9]-*.ipynb"))
+SOLUTIONS = layout.solutions()
 IMPORT = re.compile(r"^\s*(?:from|import)\s+d2lutils\b.*$", re.MULTILINE)
 USE = re.compile(r"\bd2l\.(\w+)")
 # Exported though no notebook calls them: book helpers a student meets in the book's own code,

@@ -1,12 +1,6 @@
 """benchmarks/bench.py: the summary table and the target checks, on made-up measurements."""
 
-import importlib.util
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("bench", REPO / "benchmarks" / "bench.py")
-bench = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(bench)
+from benchmarks import bench
 
 
 def lenet_result(book_accs, ours_accs, book_s=26.0, ours_s=9.0):

@@ -3,10 +3,10 @@ come back, its own assertions decide the status, and the training chapters find 
 
 import json
 
-import chapters
 import nbformat
-import nbrun
 import pytest
+
+from tools import chapters, layout, nbrun
 
 RESULT_CELL = ("import os\nfrom d2lutils.training import TrainResult\n"
                "scale, seed = os.environ['D2L_SCALE'], os.environ.get('D2L_SEED')\n"
@@ -36,7 +36,7 @@ def test_a_script_run_reports_each_train_result_once(tmp_path):
     assert run.results == {"run": RUN, "pair[1]": {"test_acc": 0.85, "train_seconds": 0.0,
                                                    "examples_per_sec": 0.0}}
     assert run.device == nbrun.describe_machine()
-    table = chapters.markdown([run], "python tools/chapters.py --scale smoke")
+    table = chapters.markdown([run], "python -m tools.chapters --scale smoke")
     assert f"| 90-demo | `run` | 0.750 | 2.0 | 1,000 | {run.device} | passed |" in table
 
 
@@ -75,6 +75,6 @@ def test_training_chapters_are_the_notebooks_that_call_the_training_loops(tmp_pa
     assert nbrun.is_training_chapter(trains)
     assert not nbrun.is_training_chapter(mentions)
     # A second witness: the stored outputs of exactly these notebooks show the loops' summary.
-    summarised = {p for p in nbrun.chapter_notebooks() if "examples/sec on" in outputs(p)}
+    summarised = {p for p in layout.lectures() if "examples/sec on" in outputs(p)}
     assert set(nbrun.training_chapters()) == summarised
     assert {"36", "37"} <= {p.name[:2] for p in summarised}  # missing from the old hand list

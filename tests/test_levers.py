@@ -1,15 +1,9 @@
 """benchmarks/levers.py measures the notebooks' own networks: each row must still build and run."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("levers", REPO / "benchmarks" / "levers.py")
-levers = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(levers)
+from benchmarks import levers
 
 
 @pytest.mark.parametrize("chapter", list(levers.LEVERS))

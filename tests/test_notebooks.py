@@ -3,16 +3,15 @@ checking what it teaches."""
 
 import ast
 import re
-from pathlib import Path
 
 import nbformat
-import nbrun
 import pytest
 
 from d2lutils.scales import SCALES
+from tools import layout, nbrun
+from tools.layout import REPO
 
-REPO = Path(__file__).resolve().parent.parent
-NOTEBOOKS = nbrun.chapter_notebooks()
+NOTEBOOKS = layout.lectures()
 TRAINING = nbrun.training_chapters()
 TEMPLATE = REPO / "tools" / "chapter-template.ipynb"  # where CONTRIBUTING.md starts a chapter
 SLIDE_TYPES = {"slide", "subslide", "fragment", "-", "skip", "notes"}

@@ -2,9 +2,9 @@
 
 import re
 import tomllib
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from tools.layout import REPO
+
 CONDA_NAMES = {"pytorch": "torch", "matplotlib-base": "matplotlib"}  # conda name -> pip name
 CONDA_ONLY = {"python", "pip"}
 

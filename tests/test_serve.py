@@ -1,5 +1,6 @@
 """`make lab` on a shared server: the token is on no command line, and over SSH only its owner
-can open the server's socket. Each test starts the real JupyterLab through tools/serve.py."""
+can open the server's socket. Each test starts the real
+JupyterLab through `python -m tools.serve`."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tools import layout
+
+SERVE = [sys.executable, "-m", "tools.serve"]  # run from the repository root
 START_TIMEOUT_S = 90
 SSH_LINE = re.compile(r"ssh -L (\d+):(\S+) (\S+)@(\S+)")
 TOKEN = re.compile(r"/lab\?token=([0-9a-f]+)")
@@ -62,10 +65,10 @@ def isolated_env(tmp_path: Path, runtime: Path, **extra: str) -> dict[str, str]:
 
 
 def start(tmp_path: Path, args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    """Run tools/serve.py until it prints its ssh line; returns the process and that text."""
+    """Run the server until it prints its ssh line; returns the process and that text."""
     log = (tmp_path / "serve.log").open("w+")
-    proc = subprocess.Popen([sys.executable, str(REPO / "tools" / "serve.py"), *args],
-                            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO,
+    proc = subprocess.Popen([*SERVE, *args],
+                            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=layout.REPO,
                             start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -198,8 +201,8 @@ def test_a_second_server_on_the_same_socket_is_refused(tmp_path, runtime_dir):
     with socket.socket(socket.AF_UNIX) as listener:
         listener.bind(str(folder / "lab.sock"))
         listener.listen()
-        result = subprocess.run([sys.executable, str(REPO / "tools" / "serve.py"),
-                                 "--listen", "socket"], env=env, capture_output=True, text=True)
+        result = subprocess.run([*SERVE, "--listen", "socket"], env=env, cwd=layout.REPO,
+                                capture_output=True, text=True)
     assert result.returncode == 1
     assert "already listens on" in result.stderr and "token" not in result.stdout
 
@@ -210,7 +213,7 @@ def test_a_private_folder_planted_by_another_user_is_refused(tmp_path, runtime_d
     planted = runtime_dir / f"d2l-lab-{os.getuid()}"
     planted.mkdir(mode=0o777)
     os.chown(planted, 65534, 65534)
-    result = subprocess.run([sys.executable, str(REPO / "tools" / "serve.py"), "--listen", "tcp"],
-                            env=isolated_env(tmp_path, runtime_dir), capture_output=True, text=True)
+    result = subprocess.run([*SERVE, "--listen", "tcp"], env=isolated_env(tmp_path, runtime_dir),
+                            cwd=layout.REPO, capture_output=True, text=True)
     assert result.returncode == 1 and "not a directory of yours" in result.stderr
     assert not (planted / "token").exists()

@@ -7,18 +7,18 @@ these tests find nothing to check (and nothing else in the repository depends on
 
 import re
 
-import nbrun
 import pytest
 import test_notebooks as lecture
 
-REPO = lecture.REPO
-SOLUTIONS = nbrun.solution_notebooks()
+from tools import layout, slides
+from tools.layout import REPO
+
+SOLUTIONS = layout.solutions()
 HEADING = re.compile(r"^## 练习 (\d+)\s*$", re.MULTILINE)
 NUMBERED = re.compile(r"^(\d+)\. ", re.MULTILINE)  # a top-level item of a numbered list
 
 
-def lecture_of(path):
-    return REPO / "notebooks" / path.name
+lecture_of = layout.lecture_of
 
 
 def lecture_exercises(nb) -> list[int]:
@@ -115,11 +115,8 @@ def test_the_heading_checks_themselves():
 
 def test_a_course_without_solutions(tmp_path, monkeypatch):
     """Deleting solutions/ leaves the tools working: they glob for it and find nothing."""
-    import slides
-
-    (tmp_path / "notebooks").mkdir()
-    monkeypatch.setattr(nbrun, "REPO", tmp_path)
-    assert nbrun.solution_notebooks() == []
+    monkeypatch.setattr(layout, "SOLUTIONS", tmp_path / "solutions")
+    assert layout.solutions() == []
     out = tmp_path / "slides"
     out.mkdir()
     (out / "04-x.slides.html").touch()
@@ -129,7 +126,6 @@ def test_a_course_without_solutions(tmp_path, monkeypatch):
 
 
 def test_solution_decks_have_their_own_section(tmp_path):
-    import slides
 
     out = tmp_path / "slides"
     lec = slides.deck_path(out, REPO / "notebooks" / "04-x.ipynb")

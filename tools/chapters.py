@@ -1,7 +1,7 @@
 """Run the training chapters as plain Python on a GPU node (no Jupyter needed) and tabulate them.
 
-    python tools/chapters.py                      # every training chapter at full scale
-    python tools/chapters.py --scale smoke notebooks/23-lenet.ipynb
+    python -m tools.chapters                      # every training chapter at full scale
+    python -m tools.chapters --scale smoke notebooks/23-lenet.ipynb
 
 A training chapter is a notebook that calls `d2l.train_ch3` or `d2l.train_ch6`; the notebooks
 themselves say which they are, so a new chapter is found without a list to update. It needs only
@@ -21,7 +21,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-import nbrun
+from tools import layout, nbrun
 
 
 def markdown(runs: list[nbrun.Run], command: str) -> str:
@@ -55,10 +55,10 @@ def main() -> None:
     for path in args.notebooks or nbrun.training_chapters():
         runs.append(nbrun.run_script(path.resolve(), args.scale, args.seed, args.timeout))
         print(runs[-1].summary(), flush=True)
-    out = nbrun.REPO / "build" / "chapters"
+    out = layout.BUILD / "chapters"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{args.scale}.json").write_text(json.dumps([asdict(r) for r in runs], indent=1))
-    table = markdown(runs, " ".join(["python tools/chapters.py", *sys.argv[1:]]))
+    table = markdown(runs, " ".join(["python -m tools.chapters", *sys.argv[1:]]))
     print(table)
     if args.markdown:
         args.markdown.write_text(table + "\n", encoding="utf-8")

@@ -23,25 +23,11 @@ from pathlib import Path
 
 from d2lutils.devices import describe_machine
 from d2lutils.scales import SCALES, ScaleError
+from tools import layout
 
-REPO = Path(__file__).resolve().parent.parent
 MARKER = "D2L-RESULTS "
 # The book's loops that return a TrainResult: a notebook that calls one is a training chapter.
 TRAINS = re.compile(r"\bd2l\.train_ch[36]\(")
-
-
-def chapter_notebooks() -> list[Path]:
-    """Every chapter's notebook (notebooks/NN-slug.ipynb), in chapter order."""
-    return sorted((REPO / "notebooks").glob("[0-9][0-9]-*.ipynb"))
-
-
-def solution_notebooks() -> list[Path]:
-    """Every worked solution (solutions/NN-slug.ipynb, named as its lecture), in chapter order.
-
-    None when a course hands out only the lectures and has deleted solutions/: nothing else in
-    the repository depends on that folder.
-    """
-    return sorted((REPO / "solutions").glob("[0-9][0-9]-*.ipynb"))
 
 
 def code_cells(path: Path) -> list[str]:
@@ -57,7 +43,7 @@ def is_training_chapter(path: Path) -> bool:
 
 def training_chapters() -> list[Path]:
     """The chapters `make chapters` runs, found from the notebooks themselves."""
-    return [path for path in chapter_notebooks() if is_training_chapter(path)]
+    return [path for path in layout.lectures() if is_training_chapter(path)]
 
 
 def run_env(scale: str, seed: int | None = None) -> dict[str, str]:

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 import nbformat
-import nbrun
+
+from tools import layout, nbrun
 
 
 def merge_streams(outputs: list) -> list:
@@ -49,7 +50,7 @@ def main() -> int:
     parser.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args()
     # Every notebook by default: the chapters, then their worked solutions (where there are any).
-    paths = args.notebooks or nbrun.chapter_notebooks() + nbrun.solution_notebooks()
+    paths = args.notebooks or layout.lectures() + layout.solutions()
     info = nbrun.run_info(args.scale)
     failed = []
     for path in paths:

@@ -3,7 +3,7 @@
 This is how the accuracy floors in the notebooks were chosen: a floor must hold for every seed
 swept here, at the scale it guards. Example:
 
-    .venv/bin/python tools/seed_sweep.py notebooks/23-lenet.ipynb --scale quick --seeds 0 1 2
+    .venv/bin/python -m tools.seed_sweep notebooks/23-lenet.ipynb --scale quick --seeds 0 1 2
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import nbrun
+from tools import nbrun
 
 
 def main() -> None:

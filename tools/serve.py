@@ -19,7 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from tools import layout
+
 SOCKET_NAME = "lab.sock"
 
 
@@ -85,7 +86,7 @@ def kernel_runtime_dir(folder: Path) -> Path | None:
 def lab_command(port: int, sock: Path | None, kernel_ipc: bool) -> list[str]:
     """The `jupyter lab` command line: no token in it, a socket or loopback TCP."""
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser",
-           f"--ServerApp.root_dir={REPO / 'notebooks'}"]
+           f"--ServerApp.root_dir={layout.LECTURES}"]
     if sock is None:
         cmd += ["--ip=127.0.0.1", f"--port={port}", "--port-retries=0"]
     else:

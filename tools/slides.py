@@ -1,8 +1,8 @@
 """Export the notebooks to reveal.js slide decks that open offline (the backend of `make slides`).
 
-    python tools/slides.py                       # every notebooks/ and solutions/ [0-9]*.ipynb
-    python tools/slides.py notebooks/08-*.ipynb  # some of them (solutions/08-*.ipynb likewise)
-    python tools/slides.py --force               # also re-export the decks that are up to date
+    python -m tools.slides                       # every lecture and worked solution
+    python -m tools.slides notebooks/08-*.ipynb  # some of them (solutions/08-*.ipynb likewise)
+    python -m tools.slides --force               # also re-export the decks that are up to date
 
 Writes build/slides/NN-slug.slides.html (one per lecture), build/slides/solutions/
 NN-slug.slides.html (one per worked solution, where solutions/ exists), build/slides/index.html
@@ -30,14 +30,14 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-NOTEBOOKS = REPO / "notebooks"
-SOLUTIONS = REPO / "solutions"  # optional: a course that hands out only the lectures deletes it
-SOLUTIONS_OUT = "solutions"     # their decks' folder inside the output folder
-RISE_CSS = NOTEBOOKS / "rise.css"
-NPM_DIR = REPO / "tools" / "slides_vendor"  # package.json and package-lock.json (committed)
-TEMPLATE = REPO / "tools" / "slides_template" / "offline.html.j2"
-DEFAULT_OUT = REPO / "build" / "slides"
+from tools import layout
+from tools.layout import REPO, is_solution
+
+HERE = Path(__file__).resolve().parent
+RISE_CSS = layout.LECTURES / "rise.css"
+NPM_DIR = HERE / "slides_vendor"  # package.json and package-lock.json (committed)
+TEMPLATE = HERE / "slides_template" / "offline.html.j2"
+DEFAULT_OUT = layout.BUILD / "slides"
 
 # Relative to the output folder; the decks' URLs are made of these.
 VENDOR = "vendor/node_modules"
@@ -147,20 +147,15 @@ def export(exporter, nb_path: Path, dest: Path) -> None:
     tmp.replace(dest)  # atomic: a reader never sees half a deck
 
 
-def is_solution(nb_path: Path) -> bool:
-    """A worked solution (solutions/NN-slug.ipynb) rather than a lecture."""
-    return nb_path.resolve().parent.name == SOLUTIONS.name
-
-
 def deck_path(out: Path, nb_path: Path) -> Path:
     """Where a notebook's deck goes: solutions get their own folder, beside the lectures'."""
-    folder = out / SOLUTIONS_OUT if is_solution(nb_path) else out
-    return folder / f"{nb_path.stem}.slides.html"
+    return out / layout.deck_name(nb_path)
 
 
 def _links(out: Path, decks: list[Path]) -> str:
     return "\n".join(f'<li><a href="{html.escape(d.relative_to(out).as_posix())}">'
-                     f'{html.escape(d.name.removesuffix(".slides.html"))}</a></li>' for d in decks)
+                     f'{html.escape(d.name.removesuffix(layout.DECK_SUFFIX))}</a></li>'
+                     for d in decks)
 
 
 def write_index(out: Path, decks: list[Path], solution_decks: list[Path] = ()) -> None:
@@ -183,14 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="*", type=Path,
-                        help="notebooks to export (default: notebooks/[0-9]*.ipynb and "
-                             "solutions/[0-9]*.ipynb)")
+                        help="notebooks to export (default: every lecture and solution)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
     parser.add_argument("--force", action="store_true", help="re-export up-to-date decks too")
     args = parser.parse_args(argv)
 
-    paths = args.notebooks or (sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
-                               + sorted(SOLUTIONS.glob("[0-9]*.ipynb")))
+    paths = args.notebooks or layout.lectures() + layout.solutions()
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         sys.exit(f"slides: no such notebook: {', '.join(missing)}")
@@ -200,14 +193,15 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     ensure_vendor(out)
     shutil.copyfile(RISE_CSS, out / "rise.css")
+    solutions_out = out / layout.SOLUTIONS.name  # the solutions' decks, one folder down
     if any(is_solution(p) for p in paths):
-        (out / SOLUTIONS_OUT).mkdir(exist_ok=True)
-        shutil.copyfile(RISE_CSS, out / SOLUTIONS_OUT / "rise.css")
+        solutions_out.mkdir(exist_ok=True)
+        shutil.copyfile(RISE_CSS, solutions_out / "rise.css")
 
     if not args.notebooks:  # a full run also drops the decks of notebooks that are gone
         wanted = {deck_path(out, p) for p in paths}
-        for deck in [*out.glob("[0-9]*.slides.html"),
-                     *(out / SOLUTIONS_OUT).glob("[0-9]*.slides.html")]:
+        for deck in [*out.glob(f"*{layout.DECK_SUFFIX}"),
+                     *solutions_out.glob(f"*{layout.DECK_SUFFIX}")]:
             if deck not in wanted:
                 deck.unlink()
 
@@ -230,8 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # name the notebook, whatever nbformat or nbconvert raised
             sys.exit(f"slides: cannot export {shown(nb_path)}: {type(exc).__name__}: {exc}")
         exported += 1
-    write_index(out, sorted(out.glob("[0-9]*.slides.html")),
-                sorted((out / SOLUTIONS_OUT).glob("[0-9]*.slides.html")))
+    write_index(out, sorted(out.glob(f"*{layout.DECK_SUFFIX}")),
+                sorted(solutions_out.glob(f"*{layout.DECK_SUFFIX}")))
     log(f"{exported} exported, {skipped} up to date, in {time.monotonic() - start:.1f} s; "
         f"open {shown(out)}/index.html (works offline, also from file://)")
     return 0

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-REPO = Path(__file__).resolve().parents[2]
-NOTEBOOKS = REPO / "notebooks"
-SOLUTIONS = REPO / "solutions"  # optional (a course may hand out only the lectures)
-SLIDES = REPO / "build" / "slides"
-ARTIFACTS = REPO / "build" / "e2e-artifacts"
+from tools import layout
+from tools.layout import REPO
+
+SLIDES = layout.BUILD / "slides"
+ARTIFACTS = layout.BUILD / "e2e-artifacts"
 CHROMIUM = Path(os.environ.get("D2L_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
@@ -29,21 +29,18 @@ PLAYWRIGHT_HINT = ("pip install playwright (make test-e2e does it); it drives th
 
 def export_decks(*notebooks: Path) -> None:
     """Run the `make slides` backend (fast for decks that are up to date)."""
-    proc = subprocess.run([sys.executable, str(REPO / "tools" / "slides.py"), *map(str, notebooks)],
+    proc = subprocess.run([sys.executable, "-m", "tools.slides", *map(str, notebooks)],
                           cwd=REPO, timeout=1800, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise AssertionError(f"tools/slides.py failed:\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(f"tools.slides failed:\n{proc.stdout}\n{proc.stderr}")
 
 
-def deck_name(nb: Path) -> str:
-    """The deck's path inside build/slides: solutions have their own folder, as in make slides."""
-    folder = "solutions/" if nb.parent.name == SOLUTIONS.name else ""
-    return f"{folder}{nb.stem}.slides.html"
+deck_name = layout.deck_name
 
 
 def deck_id(nb: Path) -> str:
     """A name for reports and screenshots, distinct for a lecture and its solution."""
-    return f"solutions-{nb.stem}" if nb.parent.name == SOLUTIONS.name else nb.stem
+    return f"solutions-{nb.stem}" if layout.is_solution(nb) else nb.stem
 
 
 def deck_for(nb: Path) -> Path:
@@ -56,7 +53,7 @@ def deck_for(nb: Path) -> Path:
 
 def deck_notebooks() -> list[Path]:
     """The notebooks that get a deck, found at each run: chapters keep arriving, lectures first."""
-    return sorted(NOTEBOOKS.glob("[0-9]*.ipynb")) + sorted(SOLUTIONS.glob("[0-9]*.ipynb"))
+    return layout.lectures() + layout.solutions()
 
 
 # --- what a deck should contain, computed from the notebook's slide_type metadata ---------------

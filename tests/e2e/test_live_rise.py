@@ -20,7 +20,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from e2e_support import ARTIFACTS, NOTEBOOKS, clean_dir, deck_notebooks
+from e2e_support import ARTIFACTS, clean_dir, deck_notebooks
+
+from tools.layout import LECTURES
 
 pytestmark = pytest.mark.e2e
 
@@ -74,12 +76,12 @@ def lab_server(tmp_path, browser):  # browser first: no server is started when i
     nbs = deck_notebooks()
     if not nbs:
         pytest.skip("no notebooks yet")
-    nb = NOTEBOOKS / "03-environment.ipynb"
+    nb = LECTURES / "03-environment.ipynb"
     nb = nb if nb.exists() else nbs[0]
     root = tmp_path / "root"
     root.mkdir()
     shutil.copy(nb, root / nb.name)
-    shutil.copy(NOTEBOOKS / "rise.css", root / "rise.css")
+    shutil.copy(LECTURES / "rise.css", root / "rise.css")
 
     env = dict(os.environ)
     for var, sub in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),

@@ -1,0 +1,1 @@
+"""Benchmarks of the course's helpers (`make bench`) and the levers behind the `quick` scale."""
