@@ -1,4 +1,8 @@
-"""Devices: CUDA, Apple MPS or the CPU, chosen when asked, never at import time."""
+"""Devices: a GPU (CUDA), an Apple-silicon GPU (MPS) or another accelerator, else the CPU.
+
+Chosen when asked, never at import time, through `torch.accelerator`, which answers for whatever
+accelerator this PyTorch build can use.
+"""
 
 from __future__ import annotations
 
@@ -7,37 +11,55 @@ import platform
 
 import torch
 
-__all__ = ["cpu_count", "dataloader_workers", "device_name", "num_gpus", "try_all_gpus", "try_gpu"]
+__all__ = ["cpu_count", "dataloader_workers", "device_name", "has_float64", "num_gpus",
+           "synchronize", "try_all_gpus", "try_gpu"]
 
 
-def _mps_available() -> bool:
-    backend = getattr(torch.backends, "mps", None)
-    return bool(backend and backend.is_available())
+def _accelerator() -> str | None:
+    """The type of the accelerator PyTorch can use here ('cuda', 'mps', ...), or None."""
+    if not torch.accelerator.is_available():
+        return None
+    return torch.accelerator.current_accelerator().type
 
 
 def num_gpus() -> int:
     """Number of accelerators PyTorch can use (CUDA devices, or 1 for Apple MPS)."""
-    if torch.cuda.is_available():
-        return torch.cuda.device_count()
-    return 1 if _mps_available() else 0
+    return torch.accelerator.device_count() if _accelerator() else 0
 
 
 def try_gpu(i: int = 0) -> torch.device:
     """Return accelerator `i` if it exists, else the CPU (the book's helper)."""
-    if torch.cuda.is_available() and i < torch.cuda.device_count():
-        return torch.device(f"cuda:{i}")
-    if i == 0 and _mps_available():
-        return torch.device("mps")
+    kind = _accelerator()
+    if kind and i < num_gpus():
+        return torch.device(kind, i)
     return torch.device("cpu")
 
 
 def try_all_gpus() -> list[torch.device]:
     """Return every accelerator, or `[cpu]` when there is none (the book's helper)."""
-    if torch.cuda.is_available():
-        return [torch.device(f"cuda:{i}") for i in range(torch.cuda.device_count())]
-    if _mps_available():
-        return [torch.device("mps")]
-    return [torch.device("cpu")]
+    kind = _accelerator()
+    if kind is None:
+        return [torch.device("cpu")]
+    return [torch.device(kind, i) for i in range(num_gpus())]
+
+
+def synchronize(device: torch.device | str) -> None:
+    """Wait until `device` has finished its queued work.
+
+    A GPU runs asynchronously: a clock read without this measures only the launches.
+    """
+    device = torch.device(device)
+    if device.type != "cpu":
+        torch.accelerator.synchronize(device)
+
+
+def has_float64(device: torch.device | str) -> bool:
+    """Whether `device` computes in float64 (Apple's MPS does not)."""
+    try:
+        torch.zeros((), dtype=torch.float64, device=device)
+    except (TypeError, RuntimeError):
+        return False
+    return True
 
 
 def cpu_count() -> int:

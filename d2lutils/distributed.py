@@ -26,6 +26,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from .devices import synchronize
 from .torchrun import RESULT, dist_backend
 
 
@@ -70,8 +71,7 @@ def train(args: argparse.Namespace) -> dict:
             optimizer.zero_grad(set_to_none=True)
             loss(model(X), y).backward()  # DDP all-reduces (averages) the gradients here
             optimizer.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        synchronize(device)
         dist.barrier()
         epoch_seconds.append(time.perf_counter() - start)
     # DDP's promise: every replica took the same steps. One checksum per rank shows that it held.
@@ -100,8 +100,7 @@ def allreduce(args: argparse.Namespace) -> dict:
             dist.barrier()
             start = time.perf_counter()
             dist.all_reduce(x)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+            synchronize(device)
             seconds.append(time.perf_counter() - start)
         # ones summed `repeats + 1` times, each a sum over the ranks
         assert x[0].item() == world ** (args.repeats + 1)

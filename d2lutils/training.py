@@ -127,10 +127,15 @@ def evaluate_accuracy(net: Callable, data_iter: Iterable, device: torch.device |
 
 
 @torch.no_grad()
-def evaluate_loss(net: Callable, data_iter: Iterable, loss: Callable) -> float:
-    """Mean of a per-example loss over `data_iter`."""
+def evaluate_loss(net: Callable, data_iter: Iterable, loss: Callable,
+                  device: torch.device | str | None = None) -> float:
+    """Mean of a per-example loss over `data_iter`, each batch moved to the net's device."""
+    if isinstance(net, nn.Module):
+        device = device or _model_device(net)
     total, count = None, 0
     for X, y in data_iter:
+        if device is not None:
+            X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
         out = loss(net(X), y)
         total = out.sum() if total is None else total + out.sum()
         count += out.numel()

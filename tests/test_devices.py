@@ -5,9 +5,16 @@ import torch
 from d2lutils import devices
 
 
+def accelerator(monkeypatch, kind: str | None, count: int = 0) -> None:
+    """Make torch.accelerator report `count` devices of `kind` (None: no accelerator)."""
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: kind is not None)
+    monkeypatch.setattr(torch.accelerator, "current_accelerator",
+                        lambda check_available=False: torch.device(kind) if kind else None)
+    monkeypatch.setattr(torch.accelerator, "device_count", lambda: count)
+
+
 def test_cpu_fallback_without_accelerators(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(devices, "_mps_available", lambda: False)
+    accelerator(monkeypatch, None)
     assert devices.try_gpu() == torch.device("cpu")
     assert devices.try_gpu(3) == torch.device("cpu")
     assert devices.try_all_gpus() == [torch.device("cpu")]
@@ -15,8 +22,7 @@ def test_cpu_fallback_without_accelerators(monkeypatch):
 
 
 def test_cuda_devices_when_present(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    accelerator(monkeypatch, "cuda", 2)
     assert devices.try_gpu(1) == torch.device("cuda:1")
     assert devices.try_gpu(2) == torch.device("cpu")
     assert devices.try_all_gpus() == [torch.device("cuda:0"), torch.device("cuda:1")]
@@ -24,11 +30,10 @@ def test_cuda_devices_when_present(monkeypatch):
 
 
 def test_mps_when_present(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(devices, "_mps_available", lambda: True)
-    assert devices.try_gpu() == torch.device("mps")
+    accelerator(monkeypatch, "mps", 1)
+    assert devices.try_gpu() == torch.device("mps:0")
     assert devices.try_gpu(1) == torch.device("cpu")
-    assert devices.try_all_gpus() == [torch.device("mps")]
+    assert devices.try_all_gpus() == [torch.device("mps:0")]
     assert devices.num_gpus() == 1
 
 
