@@ -1,25 +1,24 @@
 """tools/portable.py: each configuration really changes the CPU kernels and thread count."""
 
-import importlib.util
 import platform
 from pathlib import Path
 
 import nbformat
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("portable", REPO / "tools" / "portable.py")
-portable = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(portable)
+from tools import portable
+from tools.layout import REPO
+
 X86 = platform.machine().lower() in ("x86_64", "amd64")
 
 
 def test_ci_configuration_exists_and_threads_match():
     ci = (REPO / ".ci" / "run").read_text()
-    assert "PORTABLE=scalar-1thread" in ci and "scalar-1thread" in portable.CONFIGS
+    for name in ("scalar-1thread", "accelerator"):  # a CPU unlike this one, and a GPU
+        assert f"make test-portable PORTABLE={name}" in ci and name in portable.CONFIGS
     for name in portable.CONFIGS:
         env = portable.settings(name)
-        assert env["MKL_NUM_THREADS"] == env["OMP_NUM_THREADS"]
+        assert env.get("MKL_NUM_THREADS") == env.get("OMP_NUM_THREADS")
 
 
 def test_other_cpus_vary_only_the_thread_count(monkeypatch):
@@ -44,3 +43,14 @@ def test_notebook_kernels_get_the_configured_kernels_and_threads(tmp_path):
     args = ["--", str(nb), "--nbval", "--nbval-current-env", "-q", "-p", "no:cacheprovider"]
     assert portable.main(["--config", "avx2-3threads", *args]) == 0
     assert portable.main(["--config", "scalar-1thread", *args]) != 0
+
+
+def test_the_accelerator_adds_its_sanitize_rules_to_the_given_ones(tmp_path):
+    base = tmp_path / "base.cfg"
+    base.write_text("[speed]\nregex: x\nreplace: y\n")
+    args = portable.with_sanitize_rules(["nb", "--nbval-sanitize-with", str(base), "-q"],
+                                        portable.ACCELERATOR_SANITIZE, tmp_path)
+    combined = args[args.index("--nbval-sanitize-with") + 1]
+    assert args[0] == "nb" and args[-1] == "-q" and combined != str(base)
+    text = Path(combined).read_text()
+    assert "[speed]" in text and "[accelerator_tensor]" in text
