@@ -66,8 +66,8 @@ test-e2e: $(E2E_STAMP)  ## browser tests in headless Chromium: static decks, liv
 course: data  ## re-execute notebooks in place: make course SCALE=quick|full NB=notebooks/08-*.ipynb
 	$(BIN)/python -m tools.run_notebooks --scale $(SCALE) $(NB)
 
-chapters: data  ## training chapters as scripts, no Jupyter (GPU nodes): make chapters SCALE=full
-	$(BIN)/python -m tools.chapters --scale $(SCALE) $(NB)
+chapters: data  ## training chapters as scripts, no Jupyter (GPU nodes), their results recorded: make chapters SCALE=full
+	$(BIN)/python -m tools.chapters --record --scale $(SCALE) $(NB)
 
 bench: data  ## ours vs the book's helpers (d2l==1.0.3, installed --no-deps); writes build/bench/
 	@$(BIN)/python -c 'import d2l' 2>/dev/null || \

@@ -32,9 +32,9 @@ from torch.utils import data
 
 from .devices import try_gpu
 
-__all__ = ["FILES", "data_root", "ensure", "fashion_mnist_tensors", "get_fashion_mnist_labels",
-           "kaggle_house_paths", "load_array", "load_data_fashion_mnist", "shard",
-           "synthetic_data"]
+__all__ = ["FILES", "data_root", "ensure", "fashion_mnist_root", "fashion_mnist_tensors",
+           "get_fashion_mnist_labels", "kaggle_house_paths", "load_array",
+           "load_data_fashion_mnist", "shard", "synthetic_data"]
 
 ENV_VAR = "D2L_DATA_DIR"
 CHUNK = 1 << 20
@@ -246,6 +246,18 @@ def prepare(allow_pip: bool = True) -> list[Path]:
 
 def _read_idx(path: Path, header: int) -> np.ndarray:
     return np.frombuffer(path.read_bytes(), dtype=np.uint8, offset=header)
+
+
+def fashion_mnist_root() -> Path:
+    """The `root` torchvision's FashionMNIST reads, its four files verified and fetched if needed.
+
+    torchvision never fetches with `download=False`: a notebook opened first (on a hosted
+    Jupyter, before `make data`) gets the files here instead of "Dataset not found".
+    """
+    for name in FILES:
+        if name.startswith("FashionMNIST/"):
+            ensure(name)
+    return data_root()
 
 
 @lru_cache(maxsize=2)

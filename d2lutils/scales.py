@@ -10,8 +10,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from .devices import try_gpu
+
 __all__ = ["SCALES", "ScaleError", "get_scale", "hparams", "scale_note", "seed_everything"]
 
+# Smallest first. A scale's hyperparameters start from the next larger scale's: smoke from quick,
+# quick from full (the book's values); `scale_values` is the one place that rule is written.
 SCALES = ("smoke", "quick", "full")
 ENV_VAR = "D2L_SCALE"
 SEED_VAR = "D2L_SEED"
@@ -42,6 +46,31 @@ def get_scale() -> str:
     return value
 
 
+def _check_scale(scale: str) -> str:
+    if scale not in SCALES:
+        raise ScaleError(f"unknown scale {scale!r}; use one of: {', '.join(SCALES)}")
+    return scale
+
+
+def scale_values(overrides: dict[str, dict[str, Any] | None], scale: str) -> dict[str, Any]:
+    """The values at `scale`: the largest scale's, then each smaller one's overrides down to it."""
+    values: dict[str, Any] = {}
+    for name in reversed(SCALES[SCALES.index(_check_scale(scale)):]):
+        values.update(overrides.get(name) or {})
+    return values
+
+
+def by_scale(**values: Any) -> Any:
+    """The value given for the active scale, or None where none is given: a check's threshold.
+
+    Unlike hyperparameters, checks are not inherited: `d2l.by_scale(quick=0.79, full=0.5)` is an
+    accuracy floor at quick and full and none at smoke, where accuracy is noise.
+    """
+    for name in values:
+        _check_scale(name)
+    return values.get(get_scale())
+
+
 class HParams(SimpleNamespace):
     """A run's hyperparameters as attributes; `book` keeps the full-scale (book) values apart."""
 
@@ -58,27 +87,21 @@ def hparams(full: dict[str, Any], quick: dict[str, Any] | None = None,
 
     `smoke` inherits the `quick` overrides, so a notebook lists only what changes again.
     """
-    scale = scale or get_scale()
-    if scale not in SCALES:
-        raise ScaleError(f"unknown scale {scale!r}; use one of: {', '.join(SCALES)}")
+    scale = _check_scale(scale or get_scale())
     for name, overrides in (("quick", quick), ("smoke", smoke)):
         unknown = set(overrides or {}) - set(full)
         if unknown:
             raise KeyError(f"{name} overrides unknown hyperparameters: {sorted(unknown)}")
-    values = dict(full)
-    if scale in ("quick", "smoke"):
-        values.update(quick or {})
-    if scale == "smoke":
-        values.update(smoke or {})
-    hp = HParams(scale=scale, **values)
+    hp = HParams(scale=scale, **scale_values({"full": full, "quick": quick, "smoke": smoke}, scale))
     hp.book = dict(full)
     return hp
 
 
-def scale_note(hp: HParams) -> str:
+def scale_note(hp: HParams, device: torch.device | str | None = None) -> str:
     """One line for a slide: the run's scale and each setting in which it departs from the book.
 
-    Checks (floors, tolerances, timeouts) are not settings and are left out.
+    On a CUDA `device` (default: `try_gpu()`, where the lectures train) it also says that
+    train_ch6 computes in bf16 autocast there, where the book computes in float32.
     """
     def show(name: str, value: Any) -> str:
         if value is None:  # n_train=None keeps every example; schedule=None is none at all
@@ -88,6 +111,8 @@ def scale_note(hp: HParams) -> str:
     changed = [f"{name} {show(name, getattr(hp, name))} (book {show(name, book)})"
                for name, book in hp.book.items()
                if getattr(hp, name) != book and not any(c in name for c in _CHECKS)]
+    if torch.device(device or try_gpu()).type == "cuda":
+        changed.append("bf16 autocast on the GPU (book float32)")
     if not changed:
         return f"{hp.scale} scale: the book's hyperparameters"
     return f"{hp.scale} scale, departing from the book: " + ", ".join(changed)

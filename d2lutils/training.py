@@ -9,6 +9,8 @@ keep the book's format so results compare with its tables.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,6 +24,13 @@ from torch.optim.lr_scheduler import CosineAnnealingLR, LRScheduler
 from .devices import device_name
 from .plotting import Animator
 from .scales import HParams, seed_everything
+
+# A runner (make course, make chapters, the seed sweep) names a file here to have every training
+# run appended to it as one JSON line, which it reads back: results are recorded, not scraped.
+RESULTS_VAR = "D2L_RESULTS"
+# Points per epoch on the training curves (the book's helpers draw five); the host reads the
+# running sums from the device only at these points.
+POINTS_PER_EPOCH = 5
 
 __all__ = ["Accumulator", "Timer", "TrainResult", "accuracy", "evaluate_accuracy", "evaluate_loss",
            "first_epoch_with_book_optimizer", "init_xavier", "linreg", "predict_ch3", "sgd",
@@ -156,6 +165,13 @@ class TrainResult:
     device: str = "cpu"
     history: list[tuple[float, float, float]] = field(default_factory=list)
 
+    def record(self, label: str | None = None) -> dict:
+        """The run as one JSON-ready dict: its label, final metrics, speed, device, epochs."""
+        return {"label": label, "test_acc": self.test_acc, "train_loss": self.train_loss,
+                "train_acc": self.train_acc, "train_seconds": self.train_seconds,
+                "examples_per_sec": self.examples_per_sec, "device": self.device,
+                "epochs": len(self.history)}
+
     def summary(self) -> str:
         """The book's two summary lines."""
         return (f"loss {self.train_loss:.3f}, train acc {self.train_acc:.3f}, "
@@ -185,16 +201,21 @@ def _update(per_example: torch.Tensor, updater, batch_size: int) -> None:
 
 def _train_epoch(net: Callable, train_iter: Iterable, loss: Callable, updater,
                  device: torch.device | None = None, channels_last: bool = False,
-                 autocast: Callable = contextlib.nullcontext) -> EpochStats:
+                 autocast: Callable = contextlib.nullcontext,
+                 progress: Callable[[float, float, float], None] | None = None) -> EpochStats:
     """One epoch for both loops; sums stay on the device and are read once, at the end.
 
     `device` moves each batch there; `channels_last` and `autocast` are train_ch6's speed-ups.
+    `progress(fraction, loss, accuracy)` is called POINTS_PER_EPOCH - 1 times within the epoch
+    (where the iterator has a length), the only other moments the host reads the sums.
     """
     if isinstance(net, nn.Module):
         net.train()
+    batches = len(train_iter) if progress and hasattr(train_iter, "__len__") else 0
+    marks = {round(k * batches / POINTS_PER_EPOCH) for k in range(1, POINTS_PER_EPOCH)}
     loss_sum = correct = None
     examples = 0
-    for X, y in train_iter:
+    for i, (X, y) in enumerate(train_iter, 1):
         if device is not None:
             X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
         if channels_last and X.dim() == 4:
@@ -210,6 +231,8 @@ def _train_epoch(net: Callable, train_iter: Iterable, loss: Callable, updater,
         loss_sum = batch_loss if loss_sum is None else loss_sum + batch_loss
         correct = hits if correct is None else correct + hits
         examples += len(y)
+        if i in marks and i < batches:
+            progress(i / batches, float(loss_sum) / examples, float(correct) / examples)
     return EpochStats(float(loss_sum) / examples, float(correct) / examples, examples,
                       y_hat.device)
 
@@ -219,11 +242,19 @@ def _fit(net: Callable, train_iter: Iterable, test_iter: Iterable, loss: Callabl
          channels_last: bool = False, autocast: Callable = contextlib.nullcontext,
          scheduler: LRScheduler | None = None) -> TrainResult:
     """Both loops' bookkeeping: time each epoch, test after it, plot, and sum up the run."""
-    history, timer, examples = [], Timer(), 0
+    history, timer, drawing, examples = [], Timer(), Timer(), 0
     for epoch in range(num_epochs):
+        def progress(fraction: float, loss_value: float, acc: float, epoch: int = epoch) -> None:
+            drawing.start()
+            animator.add(epoch + fraction, (loss_value, acc, None))
+            drawing.stop()
+
+        drawing.times.clear()
         timer.start()
-        stats = _train_epoch(net, train_iter, loss, updater, device, channels_last, autocast)
+        stats = _train_epoch(net, train_iter, loss, updater, device, channels_last, autocast,
+                             progress if animator else None)
         timer.stop()
+        timer.times[-1] -= drawing.sum()  # the epoch's training time, without redrawing curves
         if scheduler is not None:
             scheduler.step()
         examples += stats.examples
@@ -237,8 +268,17 @@ def _fit(net: Callable, train_iter: Iterable, test_iter: Iterable, loss: Callabl
                        history=history)
 
 
+def _record(result: TrainResult, label: str | None) -> TrainResult:
+    """Append the run to the JSON-lines file named by $D2L_RESULTS, where a runner asks for it."""
+    path = os.environ.get(RESULTS_VAR)
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(result.record(label)) + "\n")
+    return result
+
+
 def _animator(num_epochs: int, ylim: list[float] | None = None) -> Animator:
-    return Animator(xlabel="epoch", xlim=[1, num_epochs], ylim=ylim,
+    return Animator(xlabel="epoch", xlim=[0, num_epochs], ylim=ylim,
                     legend=["train loss", "train acc", "test acc"])
 
 
@@ -253,10 +293,14 @@ def train_epoch_ch3(net: Callable, train_iter: Iterable, loss: Callable,
 
 
 def train_ch3(net: Callable, train_iter: Iterable, test_iter: Iterable, loss: Callable,
-              num_epochs: int, updater, animate: bool = True) -> TrainResult:
-    """Train a classifier for `num_epochs`, plotting loss and accuracies (the book's helper)."""
+              num_epochs: int, updater, *, animate: bool = True,
+              label: str | None = None) -> TrainResult:
+    """Train a classifier for `num_epochs`, plotting loss and accuracies (the book's helper).
+
+    `label` names the run where a runner records it (`make course`, `make chapters`).
+    """
     animator = _animator(num_epochs, ylim=[0.3, 0.9]) if animate else None
-    return _fit(net, train_iter, test_iter, loss, updater, num_epochs, animator)
+    return _record(_fit(net, train_iter, test_iter, loss, updater, num_epochs, animator), label)
 
 
 def predict_ch3(net: Callable, test_iter: Iterable, n: int = 6):
@@ -316,11 +360,11 @@ def _optimizer(net: nn.Module, optimizer: torch.optim.Optimizer | str | None, lr
 
 
 def train_ch6(net: nn.Module, train_iter: Iterable, test_iter: Iterable, num_epochs: int,
-              lr: float, device: torch.device | str,
+              lr: float, device: torch.device | str, *,
               optimizer: torch.optim.Optimizer | str | None = None,
               schedule: str | None = None, init: bool = True, amp: bool | None = None,
               channels_last: bool | None = None, animate: bool = True,
-              verbose: bool = True) -> TrainResult:
+              verbose: bool = True, label: str | None = None) -> TrainResult:
     """Train a classifier with cross-entropy on `device` (the book's helper, SGD by default).
 
     `channels_last` (default on for CUDA and CPU) stores images and conv weights channel-minor,
@@ -328,6 +372,7 @@ def train_ch6(net: nn.Module, train_iter: Iterable, test_iter: Iterable, num_epo
     (bf16 autocast, default on CUDA only) speeds up GPUs; pass False for exact float32.
     `optimizer` is an optimizer or a name in OPTIMIZERS, built with `lr` (default: the book's SGD);
     `schedule` names a learning-rate schedule in SCHEDULES (default: a constant `lr`).
+    `label` names the run where a runner records it (`make course`, `make chapters`).
     """
     device = torch.device(device)
     amp = device.type == "cuda" if amp is None else amp
@@ -342,9 +387,9 @@ def train_ch6(net: nn.Module, train_iter: Iterable, test_iter: Iterable, num_epo
     optimizer, scheduler = _optimizer(net, optimizer, lr, schedule, num_epochs)
     autocast = (partial(torch.autocast, device.type, dtype=torch.bfloat16) if amp
                 else contextlib.nullcontext)
-    result = _fit(net, train_iter, test_iter, nn.CrossEntropyLoss(), optimizer, num_epochs,
-                  _animator(num_epochs) if animate else None, device, channels_last, autocast,
-                  scheduler)
+    result = _record(_fit(net, train_iter, test_iter, nn.CrossEntropyLoss(), optimizer,
+                          num_epochs, _animator(num_epochs) if animate else None, device,
+                          channels_last, autocast, scheduler), label)
     if verbose:
         print(result.summary())
     return result
@@ -364,7 +409,8 @@ def first_epoch_with_book_optimizer(make_net: Callable[[], nn.Module], hp: HPara
         return None
     seed_everything()  # the run's seed, so that the fresh net starts like the scale's run did
     book = train_ch6(make_net(), train_iter, test_iter, 1, book_lr, device,
-                     optimizer=book_optimizer, animate=False, verbose=False)
+                     optimizer=book_optimizer, animate=False, verbose=False,
+                     label=f"book's {book_optimizer}, 1 epoch")
     for name, lr, (loss, _, test_acc) in ((f"book's {book_optimizer}", book_lr, book.history[0]),
                                           (hp.optimizer, hp.lr, result.history[0])):
         print(f"epoch 1, {name:<10} lr {lr:<6g}: loss {loss:.3f}, test acc {test_acc:.3f}")

@@ -1,5 +1,5 @@
-"""tools/nbrun.py and the commands on it: scale and seed reach the notebook, its TrainResults
-come back, its own assertions decide the status, and the training chapters find themselves."""
+"""tools/nbrun.py and the commands on it: scale and seed reach the notebook, its training runs
+are recorded, its own assertions decide the status, and the training chapters find themselves."""
 
 import json
 
@@ -8,11 +8,20 @@ import pytest
 
 from tools import chapters, layout, nbrun
 
-RESULT_CELL = ("import os\nfrom d2lutils.training import TrainResult\n"
+RESULT_CELL = ("import os\nimport torch\nfrom torch import nn\n\nimport d2lutils as d2l\n\n"
                "scale, seed = os.environ['D2L_SCALE'], os.environ.get('D2L_SEED')\n"
-               "run = TrainResult(0.5, 0.8, 0.75, examples_per_sec=1000.0, train_seconds=2.0)\n"
-               "pair = (run, TrainResult(0.4, 0.9, 0.85))  # the same run again, and one more")
-RUN = {"test_acc": 0.75, "train_seconds": 2.0, "examples_per_sec": 1000.0}
+               "X, y = torch.rand(8, 1, 2, 2), torch.arange(8) % 2\n"
+               "for label in ('tiny', None):  # a labelled run, then one without a label\n"
+               "    d2l.train_ch6(nn.Sequential(nn.Flatten(), nn.Linear(4, 2)), [(X, y)], "
+               "[(X, y)], 2, 0.1, 'cpu', animate=False, verbose=False, label=label)")
+
+
+def check_recorded(results: list[dict]) -> None:
+    """Both training runs came back, in order, with what a run record keeps."""
+    assert [r["label"] for r in results] == ["tiny", None]
+    for r in results:
+        assert 0 <= r["test_acc"] <= 1 and r["epochs"] == 2 and r["device"] == "cpu"
+        assert r["train_seconds"] > 0 and r["examples_per_sec"] > 0
 
 
 def write_notebook(path, *cells: str):
@@ -28,16 +37,16 @@ def outputs(path) -> str:
     return json.dumps([cell.outputs for cell in nb.cells if cell.cell_type == "code"])
 
 
-def test_a_script_run_reports_each_train_result_once(tmp_path):
+def test_a_script_run_records_each_training_run(tmp_path):
     nb = write_notebook(tmp_path / "90-demo.ipynb", RESULT_CELL,
                         "assert (scale, seed) == ('smoke', '3')")
     run = nbrun.run_script(nb, "smoke", seed=3, timeout=120)
     assert run.ok and run.error == ""
-    assert run.results == {"run": RUN, "pair[1]": {"test_acc": 0.85, "train_seconds": 0.0,
-                                                   "examples_per_sec": 0.0}}
+    check_recorded(run.results)
     assert run.device == nbrun.describe_machine()
     table = chapters.markdown([run], "python -m tools.chapters --scale smoke")
-    assert f"| 90-demo | `run` | 0.750 | 2.0 | 1,000 | {run.device} | passed |" in table
+    acc = f"{run.results[0]['test_acc']:.3f}"
+    assert f"| 90-demo | tiny | {acc} |" in table and "| 90-demo | run 2 |" in table
 
 
 def test_a_failing_floor_marks_the_chapter_failed_and_keeps_its_results(tmp_path):
@@ -45,20 +54,33 @@ def test_a_failing_floor_marks_the_chapter_failed_and_keeps_its_results(tmp_path
                         "assert acc >= 0.8, f'test accuracy {acc} is under the floor 0.8'")
     run = nbrun.run_script(nb, "smoke", timeout=120)
     assert not run.ok and "under the floor 0.8" in run.error
-    assert run.results["run"] == RUN  # what ran before the assertion is still reported
+    check_recorded(run.results)  # what ran before the assertion is still reported
     assert "FAILED: AssertionError: test accuracy 0.5" in chapters.markdown([run], "cmd")
 
 
-def test_a_kernel_run_gets_the_scale_and_seed_and_reports(tmp_path):
+def test_a_kernel_run_gets_the_scale_and_seed_and_records(tmp_path):
     nb_path = write_notebook(tmp_path / "92-kernel.ipynb", RESULT_CELL, "print(scale, seed)",
                              "assert False, 'a missed floor'")
-    nb, run = nbrun.execute(nb_path, "quick", seed=7, timeout=120, report=True,
-                            allow_errors=True)
-    assert len(nb.cells) == 4  # the report cell is gone again
+    nb, run = nbrun.execute(nb_path, "quick", seed=7, timeout=120, allow_errors=True)
+    assert len(nb.cells) == 4  # nothing was added to the notebook
     assert nb.cells[2].outputs[0].text == "quick 7\n"
-    assert run.results["run"] == RUN and not run.ok
-    assert run.error == "cell 3 (AssertionError: a missed floor)"
+    check_recorded(run.results)
+    assert not run.ok and run.error == "cell 3 (AssertionError: a missed floor)"
     assert run.summary().startswith("92-kernel quick seed 7: FAILED cell 3")
+
+
+def test_records_keep_each_scale_and_seed_apart(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    result = {"label": None, "test_acc": 0.81234, "epochs": 3, "train_seconds": 12.345,
+              "examples_per_sec": 1234.5, "device": "cpu"}
+    for scale, seed, seconds in (("quick", None, 150), ("full", None, 600), ("quick", 2, 90),
+                                 ("quick", 10, 80)):
+        nbrun.record(nb, nbrun.Run("x", scale, seed, True, "", seconds, "cpu (x86_64, 2 cores)",
+                                   [result]))
+    meta = nb.metadata["d2l"]
+    assert meta["runs"]["quick"]["minutes"] == 2.5 and meta["runs"]["full"]["minutes"] == 10.0
+    assert meta["runs"]["quick"]["results"][0]["test_acc"] == 0.812
+    assert list(meta["seeds"]["quick"]) == ["2", "10"] and meta["seeds"]["quick"]["2"]["ok"]
 
 
 def test_unknown_scale_is_refused_before_anything_runs(tmp_path):

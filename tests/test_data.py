@@ -210,6 +210,15 @@ def test_cache_serves_torchvision():
     assert np.array_equal(np.asarray(image), ours[0].numpy()) and label == our_labels[0]
 
 
+@pytest.mark.skipif(not os.path.isdir("/usr/share/datasets/fashion-mnist"),
+                    reason="needs Debian's dataset-fashion-mnist as the offline source")
+def test_a_notebook_opened_first_gets_torchvision_its_files(cache):
+    """An empty cache (a hosted notebook before `make data`): the root is filled, then read."""
+    ds = torchvision.datasets.FashionMNIST(root=data.fashion_mnist_root(), train=False,
+                                           download=False)
+    assert len(ds) == 10000 and len(list(cache.rglob("*-ubyte"))) == 4
+
+
 def test_loader_covers_every_example_once_per_epoch():
     train_iter, test_iter = data.load_data_fashion_mnist(256, device="cpu", n_train=1000,
                                                          n_test=300)

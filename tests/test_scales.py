@@ -97,3 +97,25 @@ def test_scale_note_names_each_departure_from_the_book():
         "lr 0.001 (book 0.01), n_train 6144 (book all), schedule cosine (book none)")
     book = scales.hparams(full, quick, scale="full")
     assert scales.scale_note(book) == "full scale: the book's hyperparameters"
+
+
+def test_scale_note_says_bf16_where_train_ch6_uses_it():
+    hp = scales.hparams(full=dict(lr=0.1), scale="full")
+    assert scales.scale_note(hp, "cpu") == "full scale: the book's hyperparameters"
+    cuda = scales.scale_note(hp, "cuda:0")
+    assert cuda.startswith("full scale, departing from the book:") and "bf16 autocast" in cuda
+
+
+def test_by_scale_gives_each_scale_its_own_value_and_none_elsewhere(monkeypatch):
+    for scale, expected in (("smoke", None), ("quick", 0.79), ("full", 0.5)):
+        monkeypatch.setenv("D2L_SCALE", scale)
+        assert scales.by_scale(quick=0.79, full=0.5) == expected
+    with pytest.raises(scales.ScaleError, match="huge"):
+        scales.by_scale(huge=1.0)
+
+
+def test_scale_values_inherit_from_the_next_larger_scale():
+    layers = {"full": {"a": 1, "b": 1, "c": 1}, "quick": {"b": 2, "c": 2}, "smoke": {"c": 3}}
+    assert scales.scale_values(layers, "full") == {"a": 1, "b": 1, "c": 1}
+    assert scales.scale_values(layers, "quick") == {"a": 1, "b": 2, "c": 2}
+    assert scales.scale_values(layers, "smoke") == {"a": 1, "b": 2, "c": 3}

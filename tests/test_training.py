@@ -1,6 +1,7 @@
 """Training loops and metrics on small synthetic problems (seconds on a CPU)."""
 
 import copy
+import json
 
 import pytest
 import torch
@@ -257,3 +258,54 @@ def test_first_epoch_with_book_optimizer_trains_the_book_setting_beside_the_run(
     again = training.train_ch6(make_net(), data, data, 1, 0.1, "cpu", animate=False,
                                verbose=False)
     assert again.history == book.history
+
+
+def test_train_ch6_in_bf16_autocast_learns_on_the_cpu():
+    """amp=True is CUDA's default; bf16 autocast runs on the CPU too, so its path is tested here."""
+    torch.manual_seed(0)
+    batches = [(X.reshape(-1, 1, 1, 2), y) for X, y in blobs()]
+    net = nn.Sequential(nn.Conv2d(1, 8, 1), nn.ReLU(), nn.Flatten(), nn.Linear(16, 3))
+    result = training.train_ch6(net, batches, batches, 3, 0.1, "cpu", amp=True, animate=False,
+                                verbose=False)
+    assert result.history[-1][0] < result.history[0][0] and result.test_acc > 0.9
+    assert net[0].weight.dtype == torch.float32  # autocast computes in bf16, keeps fp32 weights
+
+
+def test_options_after_the_device_are_keyword_only():
+    net = nn.Sequential(nn.Flatten(), nn.Linear(2, 3))
+    with pytest.raises(TypeError):
+        training.train_ch6(net, blobs(), blobs(), 1, 0.1, "cpu", "adam")
+    with pytest.raises(TypeError):
+        training.train_ch3(net, blobs(), blobs(), nn.CrossEntropyLoss(), 1,
+                           torch.optim.SGD(net.parameters(), lr=0.1), False)
+
+
+def test_curves_grow_within_an_epoch_with_few_host_reads(monkeypatch):
+    """About five points per epoch, as the book's train_ch6 draws; the host reads the running
+    sums only at those points, never once per batch."""
+    points = []
+    monkeypatch.setattr(training.Animator, "add", lambda self, x, y: points.append((x, y)))
+    net = nn.Sequential(nn.Flatten(), nn.Linear(2, 3))
+    batches = blobs(n=1280)  # 20 batches
+    training.train_ch6(net, batches, batches, 2, 0.1, "cpu", verbose=False)
+    xs = [x for x, _ in points]
+    assert xs == sorted(xs) and len(xs) == 2 * training.POINTS_PER_EPOCH
+    assert xs[:5] == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
+    points.clear()
+    training.train_ch6(net, batches[:8], batches[:8], 1, 0.1, "cpu", verbose=False)
+    assert [x for x, _ in points] == pytest.approx([0.25, 0.375, 0.625, 0.75, 1.0])
+    inside = [y for x, y in points if x % 1]
+    assert all(test is None and 0 < loss and 0 <= acc <= 1 for loss, acc, test in inside)
+
+
+def test_a_runner_gets_every_run_recorded(tmp_path, monkeypatch):
+    path = tmp_path / "runs.jsonl"
+    monkeypatch.setenv(training.RESULTS_VAR, str(path))
+    net = nn.Sequential(nn.Flatten(), nn.Linear(2, 3))
+    training.train_ch6(net, blobs(), blobs(), 2, 0.1, "cpu", animate=False, verbose=False,
+                       label="blobs")
+    training.train_ch3(net, blobs(), blobs(), nn.CrossEntropyLoss(reduction="none"), 1,
+                       torch.optim.SGD(net.parameters(), lr=0.1), animate=False)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(r["label"], r["epochs"]) for r in lines] == [("blobs", 2), (None, 1)]
+    assert lines[0]["test_acc"] > 0.9 and lines[0]["device"] == "cpu"

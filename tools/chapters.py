@@ -8,8 +8,8 @@ themselves say which they are, so a new chapter is found without a list to updat
 the course's run-time packages and d2lutils (`pip install --no-deps -e .` in a clone). Each
 chapter's code cells run top to bottom in a fresh interpreter (matplotlib off-screen), so its own
 assertions, accuracy floors included, decide whether the chapter passed. Every `TrainResult` the
-chapter leaves behind is recorded, by a failed chapter too: test accuracy, training seconds,
-examples/second and device.
+chapter trains is reported, by a failed chapter too: test accuracy, training seconds,
+examples/second and device; `--record` also keeps them in the notebook's metadata.
 Writes build/chapters/<scale>.json and, with --markdown, the table.
 """
 
@@ -21,23 +21,24 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+import nbformat
+
 from tools import layout, nbrun
 
 
 def markdown(runs: list[nbrun.Run], command: str) -> str:
-    """One table row per TrainResult; chapters that failed say why."""
-    lines = ["| chapter | result | test acc | training s | examples/s | device | status |",
+    """One table row per training run; chapters that failed say why."""
+    lines = ["| chapter | run | test acc | training s | examples/s | device | status |",
              "|---|---|---|---|---|---|---|"]
     for run in runs:
         status = "passed" if run.ok else f"FAILED: {run.error}"
-        for name, r in run.results.items() or [("-", None)]:
-            if r is None:
-                lines.append(f"| {run.notebook} | - | - | - | - | {run.device} | {status} |")
-                continue
-            lines.append(f"| {run.notebook} | `{name}` | {r['test_acc']:.3f} | "
+        if not run.results:
+            lines.append(f"| {run.notebook} | - | - | - | - | {run.device} | {status} |")
+        for i, r in enumerate(run.results):
+            lines.append(f"| {run.notebook} | {nbrun.result_name(r, i)} | {r['test_acc']:.3f} | "
                          f"{r['train_seconds']:.1f} | {r['examples_per_sec']:,.0f} | "
-                         f"{run.device} | {status} |")
-    total = sum(r["train_seconds"] for run in runs for r in run.results.values())
+                         f"{r['device']} | {status} |")
+    total = sum(r["train_seconds"] for run in runs for r in run.results)
     lines += ["", f"Total training time: {total:.0f} s. Produced by `{command}`."]
     return "\n".join(lines)
 
@@ -50,11 +51,18 @@ def main() -> None:
                         help="D2L_SEED for every chapter (default: as set outside)")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per chapter")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
+    parser.add_argument("--record", action="store_true",
+                        help="record each chapter's minutes and results in its metadata "
+                             "(README index, RESULTS.md), as make course does")
     args = parser.parse_args()
     runs = []
     for path in args.notebooks or nbrun.training_chapters():
         runs.append(nbrun.run_script(path.resolve(), args.scale, args.seed, args.timeout))
         print(runs[-1].summary(), flush=True)
+        if args.record:  # the notebook's run record at this scale; its outputs stay as stored
+            nb = nbformat.read(path, as_version=4)
+            nbrun.record(nb, runs[-1])
+            nbformat.write(nb, path)
     out = layout.BUILD / "chapters"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{args.scale}.json").write_text(json.dumps([asdict(r) for r in runs], indent=1))

@@ -4,12 +4,11 @@ Three commands run notebooks, each for its own purpose, and all of them through 
 `run_notebooks.py` (`make course`) executes notebooks in a Jupyter kernel and stores the outputs,
 `seed_sweep.py` executes one once per seed and reports its results, and `chapters.py`
 (`make chapters`) runs the training chapters' code as plain scripts, so that a GPU node needs no
-Jupyter. A run's results are the `TrainResult`s its notebook leaves behind.
+Jupyter. A run's results are the training runs its notebook made: `train_ch3` and `train_ch6`
+append each to the file named by $D2L_RESULTS, which the runner sets and reads back.
 """
-
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import platform
@@ -22,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from d2lutils.devices import describe_machine
-from d2lutils.scales import SCALES, ScaleError
+from d2lutils.scales import ENV_VAR, SCALES, SEED_VAR, ScaleError
+from d2lutils.training import RESULTS_VAR
 from tools import layout
 
-MARKER = "D2L-RESULTS "
 # The book's loops that return a TrainResult: a notebook that calls one is a training chapter.
 TRAINS = re.compile(r"\bd2l\.train_ch[36]\(")
 
@@ -46,11 +45,16 @@ def training_chapters() -> list[Path]:
     return [path for path in layout.lectures() if is_training_chapter(path)]
 
 
-def run_env(scale: str, seed: int | None = None) -> dict[str, str]:
-    """The variables a run sets: D2L_SCALE, and D2L_SEED when a seed is given."""
+def run_env(scale: str, seed: int | None = None, results: Path | None = None) -> dict[str, str]:
+    """The variables a run sets: its scale, its seed if given, and where to record results."""
     if scale not in SCALES:
         raise ScaleError(f"unknown scale {scale!r}; use one of: {', '.join(SCALES)}")
-    return {"D2L_SCALE": scale} | ({} if seed is None else {"D2L_SEED": str(seed)})
+    env = {ENV_VAR: scale}
+    if seed is not None:
+        env[SEED_VAR] = str(seed)
+    if results is not None:
+        env[RESULTS_VAR] = str(results)
+    return env
 
 
 def run_info(scale: str) -> dict[str, str]:
@@ -72,52 +76,21 @@ def run_info(scale: str) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- results
 
-def _report_results(namespace: dict, marker: str) -> None:
-    """Print every TrainResult in a notebook's namespace as one JSON line after `marker`.
-
-    Its source runs as the notebook's last cell, so it imports what it needs itself. Results
-    held in a tuple, list or dict (chapter 36 returns them with other figures) are found too.
-    """
-    import json
-
-    from d2lutils.devices import describe_machine
-    from d2lutils.training import TrainResult
-
-    found, seen = {}, set()
-    for name, value in list(namespace.items()):
-        if name.startswith("_") or name in ("In", "Out"):  # IPython's history holds copies
-            continue
-        if isinstance(value, dict):
-            candidates = [(f"{name}[{key!r}]", item) for key, item in value.items()]
-        elif isinstance(value, list | tuple):
-            candidates = [(f"{name}[{i}]", item) for i, item in enumerate(value)]
-        else:
-            candidates = [(name, value)]
-        for label, item in candidates:
-            if isinstance(item, TrainResult) and id(item) not in seen:
-                seen.add(id(item))
-                found[label] = {"test_acc": item.test_acc, "train_seconds": item.train_seconds,
-                                "examples_per_sec": item.examples_per_sec}
-    print(marker + json.dumps({"device": describe_machine(), "results": found}), flush=True)
+def read_results(path: Path) -> list[dict]:
+    """The training runs a notebook recorded (one JSON line each), in the order they ran."""
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-_SOURCE = inspect.getsource(_report_results)
-REPORT = f"{_SOURCE}\n_report_results(globals(), {MARKER!r})\n"  # a notebook's last cell
-# A script reports at exit, after a failed assertion too: a chapter that misses one floor still
-# records its other results and timings.
-SCRIPT_REPORT = (f"{_SOURCE}\nimport atexit as _atexit\n\n"
-                 f"_atexit.register(_report_results, globals(), {MARKER!r})\n")
-
-
-def read_report(text: str) -> dict:
-    """The device and results a report printed into `text`, or empty ones if it never ran."""
-    lines = [line for line in text.splitlines() if line.startswith(MARKER)]
-    return json.loads(lines[-1][len(MARKER):]) if lines else {"device": None, "results": {}}
+def result_name(result: dict, i: int) -> str:
+    """A run's label, or its place in the notebook where it has none."""
+    return result.get("label") or f"run {i + 1}"
 
 
 @dataclass
 class Run:
-    """One run of one notebook: whether it passed, how long it took, and its TrainResults."""
+    """One run of one notebook: whether it passed, how long it took, and its training runs."""
 
     notebook: str
     scale: str
@@ -125,65 +98,92 @@ class Run:
     ok: bool
     error: str
     seconds: float
-    device: str | None = None
-    results: dict[str, dict] = field(default_factory=dict)
+    device: str = field(default_factory=describe_machine)
+    results: list[dict] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line: the notebook, the run, its status and each result's test accuracy."""
         seed = "" if self.seed is None else f" seed {self.seed}"
         status = "ok" if self.ok else f"FAILED {self.error}"
-        accs = ", ".join(f"{name} {r['test_acc']:.3f}" for name, r in self.results.items())
+        accs = ", ".join(f"{result_name(r, i)} {r['test_acc']:.3f}"
+                         for i, r in enumerate(self.results))
         return f"{self.notebook} {self.scale}{seed}: {status} ({self.seconds:.0f} s) {accs}".strip()
 
 
 # --------------------------------------------------------------------------- two ways to run
 
 def execute(path: Path, scale: str, seed: int | None = None, timeout: int = 3600,
-            report: bool = False, allow_errors: bool = False):
+            allow_errors: bool = False):
     """Execute a notebook in a Jupyter kernel, in its own folder; return it with its Run.
 
-    `report` collects its TrainResults (from a last cell, removed again); `allow_errors` runs
-    on past a failing cell, which the Run then names, instead of raising CellExecutionError.
+    `allow_errors` runs on past a failing cell, which the Run then names, instead of raising
+    CellExecutionError.
     """
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    if report:
-        nb.cells.append(nbformat.v4.new_code_cell(REPORT))
-    start = time.perf_counter()
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                             allow_errors=allow_errors,
                             resources={"metadata": {"path": str(path.parent)}})
-    client.execute(env=os.environ | run_env(scale, seed))
-    seconds = time.perf_counter() - start
-    found = {}
-    if report:
-        found = read_report("".join(o.get("text", "") for o in nb.cells.pop().outputs))
+    with tempfile.TemporaryDirectory() as tmp:
+        results = Path(tmp) / "results.jsonl"
+        start = time.perf_counter()
+        client.execute(env=os.environ | run_env(scale, seed, results))
+        seconds = time.perf_counter() - start
+        found = read_results(results)
     errors = [f"cell {i} ({o.ename}: {o.evalue[:200]})" for i, cell in enumerate(nb.cells)
               if cell.cell_type == "code" for o in cell.outputs if o.output_type == "error"]
-    return nb, Run(path.stem, scale, seed, not errors, "; ".join(errors), seconds, **found)
+    return nb, Run(path.stem, scale, seed, not errors, "; ".join(errors), seconds,
+                   results=found)
 
 
 def run_script(path: Path, scale: str, seed: int | None = None, timeout: int = 3600) -> Run:
     """Run a notebook's code cells as one script in a fresh interpreter, no Jupyter needed.
 
     It runs in the notebook's folder with matplotlib off-screen; the notebook's own assertions,
-    accuracy floors included, decide whether it passed.
+    accuracy floors included, decide whether it passed. What it trained before a failed
+    assertion is still recorded.
     """
-    env = os.environ | run_env(scale, seed) | {"MPLBACKEND": "Agg"}
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False, encoding="utf-8") as f:
-        f.write("\n\n".join([SCRIPT_REPORT, *code_cells(path)]) + "\n")
-    start = time.perf_counter()
-    try:
-        proc = subprocess.run([sys.executable, f.name], cwd=path.parent, env=env, text=True,
-                              capture_output=True, timeout=timeout)
-        output, ok = proc.stdout, proc.returncode == 0
-        last = proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
-        error = "" if ok else last[0]
-    except subprocess.TimeoutExpired:
-        output, ok, error = "", False, f"timed out after {timeout} s"
-    finally:
-        os.unlink(f.name)
-    return Run(path.stem, scale, seed, ok, error, time.perf_counter() - start,
-               **read_report(output))
+    with tempfile.TemporaryDirectory() as tmp:
+        script, results = Path(tmp) / f"{path.stem}.py", Path(tmp) / "results.jsonl"
+        script.write_text("\n\n".join(code_cells(path)) + "\n", encoding="utf-8")
+        env = os.environ | run_env(scale, seed, results) | {"MPLBACKEND": "Agg"}
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run([sys.executable, str(script)], cwd=path.parent, env=env,
+                                  text=True, capture_output=True, timeout=timeout)
+            ok = proc.returncode == 0
+            last = proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+            error = "" if ok else last[0]
+        except subprocess.TimeoutExpired:
+            ok, error = False, f"timed out after {timeout} s"
+        seconds = time.perf_counter() - start
+        found = read_results(results)
+    return Run(path.stem, scale, seed, ok, error, seconds, results=found)
+
+
+# --------------------------------------------------------------------------- run records
+
+def _rounded(result: dict) -> dict:
+    """A result as a notebook's metadata keeps it: the digits that are shown, no more."""
+    return {"label": result.get("label"), "test_acc": round(result["test_acc"], 3),
+            "epochs": result["epochs"], "train_seconds": round(result["train_seconds"], 1),
+            "examples_per_sec": round(result["examples_per_sec"]), "device": result["device"]}
+
+
+def record(nb, run: Run) -> None:
+    """Keep a run's minutes and results in the notebook's metadata, under its scale.
+
+    `make course`, `make chapters` and the seed sweep record here; the README's index and
+    RESULTS.md's tables are written from these records (`python -m tools.results`).
+    """
+    meta = nb.metadata.setdefault("d2l", {})
+    entry = {"device": run.device, "minutes": round(run.seconds / 60, 1),
+             "results": [_rounded(r) for r in run.results]}
+    if run.seed is None:
+        meta.setdefault("runs", {})[run.scale] = entry
+    else:
+        seeds = meta.setdefault("seeds", {}).setdefault(run.scale, {})
+        seeds[str(run.seed)] = {"ok": run.ok, **entry}
+        meta["seeds"][run.scale] = dict(sorted(seeds.items(), key=lambda kv: int(kv[0])))

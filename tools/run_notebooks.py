@@ -4,7 +4,8 @@ Lectures (notebooks/NN-slug.ipynb) and worked solutions (solutions/NN-slug.ipynb
 in its own folder, `make course SCALE=quick NB=solutions/04-*.ipynb` for some.
 
 Each notebook records the scale, device and library versions of that run in its metadata
-(`d2l`), and no timestamps, so a re-run changes only what really changed.
+(`d2l`), with its minutes and training results under its scale (`d2l.runs`), and no timestamps,
+so a re-run changes only what really changed.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def refresh(path: Path, scale: str, info: dict[str, str], timeout: int) -> float
         cell.metadata.pop("execution", None)
         if cell.cell_type == "code":
             cell.outputs = merge_streams(cell.outputs)
-    nb.metadata["d2l"] = info
+    nb.metadata["d2l"] = nb.metadata.get("d2l", {}) | info
+    nbrun.record(nb, run)
     nbformat.write(nb, path)
     return run.seconds
 
