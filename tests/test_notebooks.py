@@ -128,17 +128,6 @@ def hparams_by_scale(nb) -> dict[str, dict]:
     raise AssertionError("no d2l.hparams(...) call")
 
 
-def scale_checks(nb) -> list[dict]:
-    """Every d2l.by_scale(...) call's values, with whether its cell is out of the reading flow."""
-    found = []
-    for cell in code_cells(nb):
-        for node in ast.walk(ast.parse(cell.source)):
-            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "by_scale":
-                values = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords}
-                found.append(values | {"hidden": cell.metadata.slideshow.slide_type == "skip"})
-    return found
-
-
 @pytest.mark.parametrize("path", TRAINING, ids=lambda p: p.stem)
 def test_training_chapters_assert_a_falling_loss_and_floors(path):
     """The design's promise: a loss that falls at every scale, accuracy floors at quick and full
@@ -147,7 +136,7 @@ def test_training_chapters_assert_a_falling_loss_and_floors(path):
     nb = load(path)
     found = [a for c in code_cells(nb) for a in asserts(c.source)]
     assert any(always and re.search(r"\[-1\].* < .*\[0\]", test) for test, always in found)
-    checks = scale_checks(nb)
+    checks = nbrun.scale_checks(path)
     if checks:
         assert any("quick" in c and "full" in c for c in checks), "no floor at quick and full"
         assert all("smoke" not in c and c["hidden"] for c in checks), checks

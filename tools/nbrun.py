@@ -9,6 +9,7 @@ append each to the file named by $D2L_RESULTS, which the runner sets and reads b
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
 import platform
@@ -38,6 +39,22 @@ def code_cells(path: Path) -> list[str]:
 def is_training_chapter(path: Path) -> bool:
     """True when the notebook's code calls train_ch3 or train_ch6, whose results it reports."""
     return any(TRAINS.search(source) for source in code_cells(path))
+
+
+def scale_checks(path: Path) -> list[dict]:
+    """Each `d2l.by_scale(...)` check's values by scale, and whether its cell is hidden (a cell
+    that slides and the site skip: slide type "skip")."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    found = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        hidden = cell["metadata"].get("slideshow", {}).get("slide_type") == "skip"
+        for node in ast.walk(ast.parse("".join(cell["source"]))):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "by_scale":
+                values = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords}
+                found.append(values | {"hidden": hidden})
+    return found
 
 
 def training_chapters() -> list[Path]:
