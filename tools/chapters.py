@@ -21,8 +21,6 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-import nbformat
-
 from tools import layout, nbrun
 
 
@@ -43,6 +41,23 @@ def markdown(runs: list[nbrun.Run], command: str) -> str:
     return "\n".join(lines)
 
 
+def record(path: Path, run: nbrun.Run) -> None:
+    """Keep a run in the notebook's run record at its scale; its stored outputs stay as they are."""
+    import nbformat  # only here: a GPU node may run the chapters without Jupyter's packages
+
+    nb = nbformat.read(path, as_version=4)
+    nbrun.record(nb, run)
+    nbformat.write(nb, path)
+
+
+def import_runs(path: Path) -> list[nbrun.Run]:
+    """Record the runs a chapters or GPU-check JSON file holds (made on another machine)."""
+    runs = [nbrun.Run(**fields) for fields in json.loads(path.read_text(encoding="utf-8"))]
+    for run in runs:
+        record(layout.LECTURES / f"{run.notebook}.ipynb", run)
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
@@ -54,15 +69,20 @@ def main() -> None:
     parser.add_argument("--record", action="store_true",
                         help="record each chapter's minutes and results in its metadata "
                              "(README index, RESULTS.md), as make course does")
+    parser.add_argument("--import", dest="imported", type=Path,
+                        help="record the runs of a JSON file written on another machine "
+                             "(build/chapters/<scale>.json, or the GPU check's full.json)")
     args = parser.parse_args()
+    if args.imported:
+        for run in import_runs(args.imported):
+            print(f"recorded {run.summary()}")
+        return
     runs = []
     for path in args.notebooks or nbrun.training_chapters():
         runs.append(nbrun.run_script(path.resolve(), args.scale, args.seed, args.timeout))
         print(runs[-1].summary(), flush=True)
-        if args.record:  # the notebook's run record at this scale; its outputs stay as stored
-            nb = nbformat.read(path, as_version=4)
-            nbrun.record(nb, runs[-1])
-            nbformat.write(nb, path)
+        if args.record:
+            record(path, runs[-1])
     out = layout.BUILD / "chapters"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{args.scale}.json").write_text(json.dumps([asdict(r) for r in runs], indent=1))

@@ -155,17 +155,22 @@ def execute(path: Path, scale: str, seed: int | None = None, timeout: int = 3600
                    results=found)
 
 
-def run_script(path: Path, scale: str, seed: int | None = None, timeout: int = 3600) -> Run:
+def run_script(path: Path, scale: str, seed: int | None = None, timeout: int = 3600,
+               prelude: str = "") -> Run:
     """Run a notebook's code cells as one script in a fresh interpreter, no Jupyter needed.
 
     It runs in the notebook's folder with matplotlib off-screen; the notebook's own assertions,
     accuracy floors included, decide whether it passed. What it trained before a failed
-    assertion is still recorded.
+    assertion is still recorded. `prelude` runs first, with the repository root importable
+    (the GPU check's simulated accelerator).
     """
     with tempfile.TemporaryDirectory() as tmp:
         script, results = Path(tmp) / f"{path.stem}.py", Path(tmp) / "results.jsonl"
-        script.write_text("\n\n".join(code_cells(path)) + "\n", encoding="utf-8")
+        script.write_text("\n\n".join([prelude, *code_cells(path)]) + "\n", encoding="utf-8")
         env = os.environ | run_env(scale, seed, results) | {"MPLBACKEND": "Agg"}
+        if prelude:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(layout.REPO),
+                                                              env.get("PYTHONPATH")]))
         start = time.perf_counter()
         try:
             proc = subprocess.run([sys.executable, str(script)], cwd=path.parent, env=env,
