@@ -9,6 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 E2E_STAMP := $(VENV)/.e2e-installed
+SITE_STAMP := $(VENV)/.site-installed
 PORT ?= 8888
 LISTEN ?= auto
 PORTABLE ?=
@@ -22,10 +23,10 @@ SOLUTIONS := $(wildcard solutions)
 NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=300 \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help setup data lab test test-unit test-portable test-e2e course chapters slides bench lint clean distclean
+.PHONY: help setup data lab test test-unit test-portable test-e2e course chapters slides site bench lint clean distclean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml constraints.txt
 	@[ -n "$(PYTHON)" ] || { echo "Python 3.11 or newer is needed: install it, or pass PYTHON=/path/to/python3.11"; exit 1; }
@@ -59,8 +60,15 @@ $(E2E_STAMP): $(STAMP)
 slides: setup  ## offline reveal.js decks in build/slides/, solutions in build/slides/solutions/
 	$(BIN)/python -m tools.slides $(NB)
 
-test-e2e: $(E2E_STAMP)  ## browser tests in headless Chromium: static decks, live RISE, overflow
-	$(BIN)/python -m tools.slides
+$(SITE_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[site]'
+	@touch $@
+
+site: $(SITE_STAMP)  ## the course as a static site in build/site/ (offline, file:// too), decks beside it
+	@$(BIN)/python -m tools.site
+
+test-e2e: $(E2E_STAMP) $(SITE_STAMP)  ## browser tests in headless Chromium: decks, live RISE, overflow, site
+	$(BIN)/python -m tools.site
 	$(BIN)/python -m pytest tests/e2e -m e2e -rs $(PYTEST_ARGS)
 
 course: data  ## re-execute notebooks in place: make course SCALE=quick|full NB=notebooks/08-*.ipynb
