@@ -2,8 +2,9 @@
 
 The `quick` profiles were chosen from these numbers: on a 2-core CPU a notebook has a few minutes,
 so a network must see all 60,000 images several times at a size and width it can train fast.
-The models are the notebooks' own code (their defining cells are executed here), trained for a
-few Adam steps on random images in channels-last layout, as `train_ch6` trains them.
+The models are the chapters' networks as `d2lutils.models` keeps them (each lecture checks that
+its own network is that one), trained for a few Adam steps on random images in channels-last
+layout, as `train_ch6` trains them.
 
     .venv/bin/python -m benchmarks.levers            # every chapter, about 3 minutes on 2 cores
     .venv/bin/python -m benchmarks.levers 29-resnet  # one chapter
@@ -12,11 +13,8 @@ few Adam steps on random images in channels-last layout, as `train_ch6` trains t
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
-import os
-import re
 import time
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -24,49 +22,31 @@ from torch.nn import functional as F
 
 import d2lutils as d2l
 from d2lutils.devices import describe_machine
-from tools import layout, nbrun
+
+# VGG as the book trains it: VGG-11's blocks with a quarter of the channels.
+SMALL_VGG_ARCH = tuple((convs, channels // 4) for convs, channels in d2l.VGG11_ARCH)
 
 
-def built(name: str, *args: str):
-    """A builder of the notebook's `name(*args, **kwargs)`; args name what the notebook defines."""
-    def build(namespace: dict, **kwargs) -> nn.Module:
-        return namespace[name](*(namespace[arg] for arg in args), **kwargs)
-    build.names = (name, *args)
-    return build
+def small_vgg(**kwargs) -> nn.Module:
+    return d2l.vgg(SMALL_VGG_ARCH, **kwargs)
 
 
 # chapter -> (the network's builder, [(label, builder kwargs, input size)]): the book's setting
 # first, then the candidates for quick; the last row is what quick trains.
-LEVERS = {
-    "24-alexnet": (built("alexnet"), [("book width", {}, 68), ("width 1/4", {"width": 0.25}, 96),
-                               ("width 1/4", {"width": 0.25}, 68)]),
-    "25-vgg": (built("vgg", "small_conv_arch"), [("book 1/4 channels, dense 4096", {}, 32),
-                       ("dense 1024", {"dense": 1024}, 32)]),
-    "26-nin": (built("nin"), [("book width", {}, 68), ("width 1/2", {"width": 0.5}, 68),
-                       ("width 1/4", {"width": 0.25}, 68), ("width 3/8", {"width": 0.375}, 68)]),
-    "27-googlenet": (built("googlenet"), [("book width", {}, 32),
-                                          ("width 1/4", {"width": 0.25}, 32),
-                                          ("width 1/2", {"width": 0.5}, 32)]),
-    "28-batch-norm": (built("lenet_bn"), [("book", {}, 28)]),
-    "29-resnet": (built("resnet18"), [("book width 64", {}, 28), ("width 16", {"width": 16}, 28),
-                               ("width 16, stem stride 1", {"width": 16, "stem_stride": 1},
-                                28)]),
+LEVERS: dict[str, tuple[Callable[..., nn.Module], list[tuple[str, dict, int]]]] = {
+    "24-alexnet": (d2l.alexnet, [("book width", {}, 68), ("width 1/4", {"width": 0.25}, 96),
+                                 ("width 1/4", {"width": 0.25}, 68)]),
+    "25-vgg": (small_vgg, [("book 1/4 channels, dense 4096", {}, 32),
+                           ("dense 1024", {"dense": 1024}, 32)]),
+    "26-nin": (d2l.nin, [("book width", {}, 68), ("width 1/2", {"width": 0.5}, 68),
+                         ("width 1/4", {"width": 0.25}, 68), ("width 3/8", {"width": 0.375}, 68)]),
+    "27-googlenet": (d2l.googlenet, [("book width", {}, 32), ("width 1/4", {"width": 0.25}, 32),
+                                     ("width 1/2", {"width": 0.5}, 32)]),
+    "28-batch-norm": (d2l.lenet_bn, [("book", {}, 28)]),
+    "29-resnet": (d2l.resnet18, [("book width 64", {}, 28), ("width 16", {"width": 16}, 28),
+                                 ("width 16, stem stride 1", {"width": 16, "stem_stride": 1},
+                                  28)]),
 }
-
-
-def notebook_models(chapter: str) -> dict:
-    """What a chapter's notebook defines in its cells with a def or class (and no `hp.`).
-
-    A cell may go on to a demo that needs an earlier plain cell; what it defined before that
-    stays defined, so its error is ignored, and its printing is silenced.
-    """
-    path = layout.LECTURES / f"{chapter}.ipynb"
-    namespace = {"torch": torch, "nn": nn, "F": F, "d2l": d2l}
-    for source in nbrun.code_cells(path):
-        if re.search(r"^(def|class) \w+", source, re.M) and "hp." not in source:
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(Exception):
-                exec(compile(source, f"{chapter}.ipynb", "exec"), namespace)
-    return namespace
 
 
 def images_per_second(net: nn.Module, size: int, batch: int, steps: int) -> float:
@@ -87,7 +67,6 @@ def images_per_second(net: nn.Module, size: int, batch: int, steps: int) -> floa
 
 
 def main() -> None:
-    os.environ.setdefault("MPLBACKEND", "Agg")  # a demo cell may plot
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("chapters", nargs="*", help=f"some of {', '.join(LEVERS)} (default: all)")
     parser.add_argument("--batch", type=int, default=128)
@@ -101,13 +80,9 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for chapter in args.chapters or list(LEVERS):
         build, rows = LEVERS[chapter]
-        models = notebook_models(chapter)
-        missing = [name for name in build.names if name not in models]
-        if missing:
-            raise SystemExit(f"{chapter}.ipynb no longer defines {missing}: update LEVERS")
         for label, kwargs, size in rows:
             torch.manual_seed(0)
-            speed = images_per_second(build(models, **kwargs), size, args.batch, args.steps)
+            speed = images_per_second(build(**kwargs), size, args.batch, args.steps)
             print(f"| {chapter} | {label} | {size} px | {speed:,.0f} | {60_000 / speed:,.0f} |",
                   flush=True)
 

@@ -33,7 +33,7 @@ from torch.utils import data
 from .devices import try_gpu
 
 __all__ = ["FILES", "data_root", "ensure", "fashion_mnist_root", "fashion_mnist_tensors",
-           "get_fashion_mnist_labels", "kaggle_house_paths", "load_array",
+           "get_fashion_mnist_labels", "get_k_fold_data", "kaggle_house_paths", "load_array",
            "load_data_fashion_mnist", "shard", "synthetic_data"]
 
 ENV_VAR = "D2L_DATA_DIR"
@@ -350,6 +350,20 @@ def load_array(data_arrays: tuple[torch.Tensor, ...], batch_size: int,
                is_train: bool = True) -> data.DataLoader:
     """A PyTorch DataLoader over in-memory tensors (the book's helper)."""
     return data.DataLoader(data.TensorDataset(*data_arrays), batch_size, shuffle=is_train)
+
+
+def get_k_fold_data(k: int, i: int, X: torch.Tensor, y: torch.Tensor,
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Fold i of k as (X_train, y_train, X_valid, y_valid), the book's splitter (chapter 11).
+
+    The folds are consecutive blocks of n // k rows; the n % k rows left over are used by none.
+    """
+    if k < 2 or not 0 <= i < k:
+        raise ValueError(f"K-fold needs k >= 2 and 0 <= i < k; got k={k}, i={i}")
+    size = X.shape[0] // k
+    valid = slice(i * size, (i + 1) * size)
+    keep = torch.cat([torch.arange(0, i * size), torch.arange((i + 1) * size, k * size)])
+    return X[keep], y[keep], X[valid], y[valid]
 
 
 def shard(n: int, rank: int, world: int, epoch: int, seed: int = 0) -> torch.Tensor:

@@ -399,7 +399,7 @@ def draw_multichannel(X: torch.Tensor, K: torch.Tensor, highlight: Sequence[int]
     groups = [[f"{_factor(a)}×{_factor(b)}"
                for a, b in zip(X[k, i:i + kh, j:j + kw].flatten().tolist(),
                                K[k].flatten().tolist())] for k in range(c)]
-    sums = " + ".join(_num(p[i, j].item()) for p in per)
+    sums = " + ".join(_factor(p[i, j].item()) for p in per)  # (−7), as the products show it
     total = _num(Y[i, j].item())
     # All products on one line if they fit, else a line per channel (two at most), else the sums.
     full = " + ".join(f"({' + '.join(g)})" for g in groups) + f" = {sums} = {total}"

@@ -12,7 +12,8 @@ import torch
 
 from .devices import try_gpu
 
-__all__ = ["SCALES", "ScaleError", "get_scale", "hparams", "scale_note", "seed_everything"]
+__all__ = ["SCALES", "ScaleError", "by_scale", "get_scale", "hparams", "scale_note",
+           "seed_everything"]
 
 # Smallest first. A scale's hyperparameters start from the next larger scale's: smoke from quick,
 # quick from full (the book's values); `scale_values` is the one place that rule is written.

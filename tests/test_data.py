@@ -273,3 +273,17 @@ def test_kaggle_paths_are_verified_csvs():
     train_csv, test_csv = data.kaggle_house_paths()
     assert train_csv.read_text().startswith("Id,MSSubClass")
     assert sum(1 for _ in test_csv.open()) == 1460
+
+
+def test_k_fold_holds_each_block_out_once():
+    X, y = torch.arange(46.0).reshape(23, 2), torch.arange(23.0)
+    seen = []
+    for i in range(5):
+        X_train, y_train, X_valid, y_valid = data.get_k_fold_data(5, i, X, y)
+        assert len(y_valid) == 4 and len(y_train) == 16  # 23 // 5 = 4 rows a fold, 3 unused
+        assert not set(y_valid.tolist()) & set(y_train.tolist())
+        assert torch.equal(X_valid[:, 1] // 2, y_valid)  # rows stay with their labels
+        seen += y_valid.tolist()
+    assert sorted(seen) == list(range(20))
+    with pytest.raises(ValueError, match="k >= 2"):
+        data.get_k_fold_data(1, 0, X, y)

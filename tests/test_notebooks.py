@@ -160,3 +160,36 @@ def test_the_template_follows_the_conventions():
         check(nb)
     assert nbrun.is_training_chapter(TEMPLATE)
     test_training_chapters_assert_a_falling_loss_and_floors(TEMPLATE)
+
+
+# Words of the test machinery. A lecture's reader sees the lesson: its markdown, the comments of
+# its visible code and its visible outputs never speak of these (check cells, slide type "skip",
+# hold the thresholds). The floor *function* of a formula (\lfloor, floor(x)) is not matched.
+PLUMBING = re.compile(r"\bfloors?\b(?!\s*\()|toleran|checks? passed|\bseeds?\b|\bCI\b|nbval|"
+                      r"\bsmoke\b|下限|种子|容差", re.IGNORECASE)
+SCALES_LECTURE = "03-environment"  # explains the course's scales to students: it may name them
+
+
+def visible_text(nb) -> list[tuple[int, str]]:
+    """(cell index, text) for what a reader sees: markdown, code comments and outputs."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        if cell.metadata.get("slideshow", {}).get("slide_type") == "skip":
+            continue
+        if cell.cell_type == "markdown":
+            found.append((i, cell.source))
+            continue
+        found += [(i, line.split("#", 1)[1]) for line in cell.source.splitlines()
+                  if "#" in line and not line.lstrip().startswith("# NBVAL_")]
+        for out in cell.get("outputs", []):
+            found.append((i, out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))))
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_test_plumbing_in_view(path):
+    for i, text in visible_text(load(path)):
+        hits = {m.group(0).lower() for m in PLUMBING.finditer(text)}
+        if path.stem == SCALES_LECTURE:
+            hits -= {"smoke"}
+        assert not hits, f"cell {i} speaks of {sorted(hits)}: {text[:160]!r}"
