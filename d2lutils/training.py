@@ -138,8 +138,10 @@ def evaluate_accuracy(net: Callable, data_iter: Iterable, device: torch.device |
 @torch.no_grad()
 def evaluate_loss(net: Callable, data_iter: Iterable, loss: Callable,
                   device: torch.device | str | None = None) -> float:
-    """Mean of a per-example loss over `data_iter`, each batch moved to the net's device."""
+    """Mean of a per-example loss over `data_iter`, in eval mode, on the net's device."""
+    was_training = isinstance(net, nn.Module) and net.training
     if isinstance(net, nn.Module):
+        net.eval()  # dropout off, batch norm on its running statistics (which stay unchanged)
         device = device or _model_device(net)
     total, count = None, 0
     for X, y in data_iter:
@@ -148,6 +150,8 @@ def evaluate_loss(net: Callable, data_iter: Iterable, loss: Callable,
         out = loss(net(X), y)
         total = out.sum() if total is None else total + out.sum()
         count += out.numel()
+    if was_training:
+        net.train()
     return float(total) / count
 
 

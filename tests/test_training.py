@@ -77,6 +77,19 @@ def test_evaluate_loss_is_the_mean_per_example_loss():
                                   mse) == 1.0
 
 
+def test_evaluate_loss_is_in_eval_mode_and_restores_training_mode():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3), nn.Dropout(0.5))
+    batches, loss = blobs(), nn.CrossEntropyLoss(reduction="none")
+    net.eval()
+    with torch.no_grad():  # by hand, in eval mode: no dropout, BN on its running statistics
+        expected = sum(float(loss(net(X), y).sum()) for X, y in batches) / 512
+    stats = net[1].running_mean.clone()
+    net.train()
+    assert abs(training.evaluate_loss(net, batches, loss) - expected) < 1e-6 and net.training
+    assert torch.equal(net[1].running_mean, stats), "evaluation leaves the BN statistics alone"
+
+
 def test_train_ch3_with_optimizer_learns():
     torch.manual_seed(0)
     net = nn.Linear(2, 3)
