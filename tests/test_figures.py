@@ -15,7 +15,7 @@ from matplotlib.text import Text  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
-from d2lutils import figures  # noqa: E402
+from d2lutils import figures, models  # noqa: E402
 from d2lutils.models import Residual  # noqa: E402
 
 X = torch.arange(9.0).reshape(3, 3)  # the book's examples
@@ -138,20 +138,8 @@ def test_mlp_from_a_net_and_from_sizes():
     assert len(fig.findobj(Circle)) == 12 and "⋮" not in texts(fig)
 
 
-def lenet() -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(),
-        nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(),
-        nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Flatten(),
-        nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(),
-        nn.Linear(120, 84), nn.Sigmoid(),
-        nn.Linear(84, 10))
-
-
 def test_network_shapes_are_the_real_ones():
-    net = lenet()
+    net = models.lenet()  # the lecture's LeNet, as chapter 23 builds it
     fig = figures.draw_network(net, (1, 1, 28, 28), title="LeNet")
     check_slide(fig)
     assert fig.d2l_shapes == [(1, 6, 28, 28), (1, 6, 14, 14), (1, 16, 10, 10), (1, 16, 5, 5),
@@ -236,7 +224,7 @@ def test_parallelism_shards_and_stages():
     assert fig.d2l_stages == [[0, 1], [2], [3], [4]]
     shown = texts(fig)
     assert shown.count("activations") == 3 and any("all-reduce gradients" in t for t in shown)
-    fig = figures.draw_parallelism(lenet(), 10, 4)
+    fig = figures.draw_parallelism(models.lenet(), 10, 4)
     check_slide(fig)
     assert fig.d2l_shards == [len(c) for c in torch.arange(10).chunk(4)] == [3, 3, 3, 1]
 
