@@ -29,3 +29,15 @@ def test_the_readme_starts_with_the_course_and_stays_short():
     assert len(readme.split()) < 1200
     lines = readme.splitlines()
     assert lines.index("<!-- course-index:start -->") < 25  # the index is on the first screen
+
+
+def test_a_seed_row_names_each_runs_lowest_and_the_failed_seeds():
+    run = {"minutes": 1.0, "results": [{"label": "Adam", "test_acc": 0.86},
+                                       {"label": "SGD", "test_acc": 0.75}]}
+    seeds = {"0": {**run, "ok": True},
+             "1": {"ok": False, "minutes": 1.3,
+                   "results": [{"label": "Adam", "test_acc": 0.10},
+                               {"label": "SGD", "test_acc": 0.80}]}}
+    row = results.seed_row("23-lenet", seeds, [0.8, True])
+    assert row == ("| 23-lenet | 0, 1 | 0.860 / 0.750; 0.100 / 0.800 | Adam 0.100; SGD 0.750 | "
+                   "0.8, ✓ | 1 | 1.3 |")
